@@ -1,0 +1,91 @@
+//! Settings: built-in defaults, overridden by `BAATCHIT_*` environment
+//! variables, overridden by command-line flags.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Baat-Chit: a realtime chat server speaking Socket.IO v4.
+#[derive(Clone, Parser)]
+#[command(name = "baat-chit", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to serve the web app and Socket.IO on.
+    #[arg(long, env = "BAATCHIT_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Where history is kept: sqlite://PATH (created if missing).
+    #[arg(
+        long,
+        env = "BAATCHIT_DATABASE",
+        default_value = "sqlite://baat-chit.db"
+    )]
+    pub database: String,
+
+    /// Seconds a user whose connection dropped stays present in its rooms,
+    /// so a reload or a network blip makes no leave/join notices (0 allowed).
+    #[arg(long, env = "BAATCHIT_PRESENCE_GRACE", default_value_t = 5)]
+    pub presence_grace: u64,
+
+    /// Largest packet a client may send, in bytes; a larger one closes that
+    /// connection.
+    #[arg(long, env = "BAATCHIT_MAX_PAYLOAD", default_value_t = 16384)]
+    pub max_payload: u64,
+
+    /// Seconds after which "typing" ends by itself unless renewed.
+    #[arg(long, env = "BAATCHIT_TYPING_EXPIRY", default_value_t = 6)]
+    pub typing_expiry: u64,
+
+    /// Messages one connection may send per second (bursts of twice that).
+    #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
+    pub rate_limit: u32,
+}
+
+impl Config {
+    /// Reads flags and environment; exits with usage help on bad input.
+    pub fn load() -> Self {
+        Self::parse()
+    }
+
+    pub fn presence_grace(&self) -> Duration {
+        Duration::from_secs(self.presence_grace)
+    }
+
+    pub fn typing_expiry(&self) -> Duration {
+        Duration::from_secs(self.typing_expiry)
+    }
+}
+
+/// The database URL may hold a password, so Debug shows only its scheme.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.database.split(':').next().unwrap_or_default();
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &format_args!("{scheme}://…"))
+            .field("presence_grace", &self.presence_grace)
+            .field("max_payload", &self.max_payload)
+            .field("typing_expiry", &self.typing_expiry)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_arguments_the_server_uses_the_embedded_defaults() {
+        let config = Config::parse_from(["baat-chit"]);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database, "sqlite://baat-chit.db");
+        assert_eq!(config.presence_grace, 5);
+        assert_eq!(config.max_payload, 16384);
+    }
+
+    #[test]
+    fn debug_output_hides_database_credentials() {
+        let config = Config::parse_from(["baat-chit", "--database", "postgres://u:secret@h/db"]);
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,70 @@
+//! A room's name, in the lower-case form every reply carries.
+
+use super::{DomainError, trimmed_line};
+use serde::Serialize;
+use std::fmt;
+
+/// A room name: trimmed, 1 to 48 characters, no control characters,
+/// lower-cased so that rooms compare case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub const MAX_CHARS: usize = 48;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        trimmed_line(raw, Self::MAX_CHARS)
+            .map(|name| Self(name.to_lowercase()))
+            .ok_or(DomainError::InvalidRoom)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_name_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            RoomName::parse("  General ").map(|r| r.0),
+            Ok("general".into())
+        );
+    }
+
+    #[test]
+    fn an_empty_or_blank_room_name_is_refused() {
+        assert_eq!(RoomName::parse(""), Err(DomainError::InvalidRoom));
+        assert_eq!(RoomName::parse("   "), Err(DomainError::InvalidRoom));
+    }
+
+    #[test]
+    fn a_room_name_may_be_48_characters_but_not_49() {
+        assert!(RoomName::parse(&"é".repeat(48)).is_ok());
+        assert_eq!(
+            RoomName::parse(&"é".repeat(49)),
+            Err(DomainError::InvalidRoom)
+        );
+    }
+
+    #[test]
+    fn a_room_name_with_a_control_character_is_refused() {
+        assert_eq!(RoomName::parse("gen\neral"), Err(DomainError::InvalidRoom));
+        assert_eq!(RoomName::parse("gen\u{7}"), Err(DomainError::InvalidRoom));
+    }
+
+    #[test]
+    fn unicode_room_names_compare_case_insensitively() {
+        assert_eq!(RoomName::parse("ÇAY"), RoomName::parse("çay"));
+    }
+}

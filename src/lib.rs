@@ -1,0 +1,25 @@
+//! Baat-Chit: a self-hosted realtime chat server speaking Socket.IO v4, so
+//! the official `socket.io-client` works against it unchanged.
+//!
+//! # Layout
+//!
+//! - [`config`]: defaults < `BAATCHIT_*` environment < command-line flags.
+//! - [`domain`]: validated values (room names, display names, message text);
+//!   raw client input becomes these once, at the edge.
+//! - [`realtime`]: the Socket.IO event contract, one file per concern;
+//!   presence, typing, and the writer that commits and fans out messages.
+//! - [`store`]: history behind the [`store::Store`] trait (SQLite embedded).
+//! - [`identity`]: signed session tokens.
+//! - [`http`]: the web app's files, `/healthz`, `/metrics`.
+//! - [`metrics`]: counters rendered for Prometheus.
+//! - [`startup`]: wires it all and binds; `main.rs` only runs it.
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod realtime;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,39 @@
+//! The `baat-chit` binary: configure, build, serve until Ctrl-C or SIGTERM.
+
+use baat_chit::{config::Config, startup::App, telemetry};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let config = Config::load();
+    let app = match App::build(config).await {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("baat-chit: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Tests and scripts wait for this line to learn the bound port.
+    println!("baat-chit listening on http://{}", app.address());
+    match app.run_until_stopped(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("baat-chit: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}

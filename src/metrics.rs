@@ -1,0 +1,168 @@
+//! Counters for `/metrics`, in Prometheus text format. Plain atomics: they
+//! sit on the hot path of every delivery.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Upper bounds of the delivery lag histogram, in seconds.
+const LAG_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Every error code of the contract, in the order `/metrics` lists them.
+pub const ERROR_CODES: [&str; 9] = [
+    "invalid_room",
+    "invalid_name",
+    "name_taken",
+    "not_in_room",
+    "invalid_message",
+    "too_large",
+    "rate_limited",
+    "bad_request",
+    "unavailable",
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    pub connections: AtomicI64,
+    pub messages_stored: AtomicU64,
+    pub deliveries: AtomicU64,
+    errors: [AtomicU64; ERROR_CODES.len()],
+    lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
+    lag_count: AtomicU64,
+    lag_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    pub fn error(&self, code: &str) {
+        if let Some(i) = ERROR_CODES.iter().position(|c| *c == code) {
+            self.errors[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records the time from a message's arrival to its fan-out.
+    pub fn delivery_lag(&self, lag: Duration) {
+        let secs = lag.as_secs_f64();
+        if let Some(i) = LAG_BUCKETS.iter().position(|b| secs <= *b) {
+            self.lag_buckets[i].fetch_add(1, Relaxed);
+        }
+        self.lag_count.fetch_add(1, Relaxed);
+        self.lag_sum_micros
+            .fetch_add(lag.as_micros() as u64, Relaxed);
+    }
+
+    /// Renders every metric; `users` and `rooms` come from presence.
+    pub fn render(&self, users: usize, rooms: usize) -> String {
+        let mut out = String::with_capacity(2048);
+        gauge(
+            &mut out,
+            "connections",
+            "Open Socket.IO connections.",
+            self.connections.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "users",
+            "Distinct users present in any room.",
+            users as i64,
+        );
+        gauge(
+            &mut out,
+            "rooms",
+            "Rooms with anyone in them.",
+            rooms as i64,
+        );
+        counter(
+            &mut out,
+            "messages_stored_total",
+            "Messages committed.",
+            self.messages_stored.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "deliveries_total",
+            "Messages sent to connections.",
+            self.deliveries.load(Relaxed),
+        );
+        self.render_errors(&mut out);
+        self.render_lag(&mut out);
+        out
+    }
+
+    fn render_errors(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP baatchit_errors_total Error acks sent, by code."
+        );
+        let _ = writeln!(out, "# TYPE baatchit_errors_total counter");
+        for (code, count) in ERROR_CODES.iter().zip(&self.errors) {
+            let _ = writeln!(
+                out,
+                "baatchit_errors_total{{code=\"{code}\"}} {}",
+                count.load(Relaxed)
+            );
+        }
+    }
+
+    fn render_lag(&self, out: &mut String) {
+        let name = "baatchit_delivery_lag_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from a message's arrival to its fan-out."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, count) in LAG_BUCKETS.iter().zip(&self.lag_buckets) {
+            cumulative += count.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let total = self.lag_count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let sum = self.lag_sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {total}");
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: i64) {
+    let _ = writeln!(
+        out,
+        "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} gauge"
+    );
+    let _ = writeln!(out, "baatchit_{name} {value}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} counter"
+    );
+    let _ = writeln!(out, "baatchit_{name} {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_counted_by_code() {
+        let metrics = Metrics::default();
+        metrics.error("name_taken");
+        metrics.error("name_taken");
+        assert!(
+            metrics
+                .render(0, 0)
+                .contains("baatchit_errors_total{code=\"name_taken\"} 2")
+        );
+    }
+
+    #[test]
+    fn lag_lands_in_every_bucket_at_or_above_it() {
+        let metrics = Metrics::default();
+        metrics.delivery_lag(Duration::from_millis(3));
+        let text = metrics.render(0, 0);
+        assert!(text.contains("le=\"0.002\"} 0"));
+        assert!(text.contains("le=\"0.005\"} 1"));
+        assert!(text.contains("le=\"+Inf\"} 1"));
+    }
+}

@@ -1,0 +1,93 @@
+//! Client payloads as they arrive, before parsing into domain types. Any
+//! shape serde cannot read becomes `bad_request`.
+
+use super::Refusal;
+use crate::domain::{ClientId, Seq};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use socketioxide::ParserError;
+
+#[derive(Debug, Deserialize)]
+pub struct JoinRequest {
+    pub room: String,
+    pub name: String,
+    pub since: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoomRequest {
+    pub room: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageRequest {
+    pub room: String,
+    pub text: String,
+    #[serde(rename = "clientId")]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TypingRequest {
+    pub room: String,
+    pub typing: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryRequest {
+    pub room: String,
+    pub before: Option<u64>,
+    pub after: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+/// `rooms` takes an empty object; extra fields are ignored.
+#[derive(Debug, Deserialize)]
+pub struct RoomsRequest {}
+
+/// Reads a payload of type `T`, naming the expected shape on failure.
+pub fn parse<T: DeserializeOwned>(
+    raw: Result<serde_json::Value, ParserError>,
+    shape: &str,
+) -> Result<T, Refusal> {
+    let value = raw.map_err(|_| Refusal::BadRequest(format!("expected {shape}")))?;
+    serde_json::from_value(value).map_err(|e| Refusal::BadRequest(format!("expected {shape}: {e}")))
+}
+
+/// Seqs from clients fit the store's signed integers.
+pub fn seq(raw: u64) -> Seq {
+    Seq::try_from(raw).unwrap_or(Seq::MAX)
+}
+
+pub fn client_id(raw: Option<String>) -> Result<Option<ClientId>, Refusal> {
+    raw.map(ClientId::parse).transpose().map_err(Refusal::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_number_where_a_room_belongs_is_a_bad_request() {
+        let parsed = parse::<RoomRequest>(Ok(json!({ "room": 5 })), "{ room }");
+        assert_eq!(parsed.map_err(|e| e.code()).err(), Some("bad_request"));
+    }
+
+    #[test]
+    fn a_fractional_or_negative_since_is_a_bad_request() {
+        for since in [json!(1.5), json!(-1)] {
+            let raw = json!({ "room": "a", "name": "b", "since": since });
+            assert!(parse::<JoinRequest>(Ok(raw), "{ room, name }").is_err());
+        }
+    }
+
+    #[test]
+    fn null_optional_fields_read_as_absent() {
+        let raw = json!({ "room": "a", "name": "b", "since": null });
+        assert!(matches!(
+            parse::<JoinRequest>(Ok(raw), "x"),
+            Ok(JoinRequest { since: None, .. })
+        ));
+    }
+}

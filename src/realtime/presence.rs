@@ -1,0 +1,290 @@
+//! Who is in which room. A user counts once however many connections it
+//! has; changes are batched per room into one `presence` update per window,
+//! and a dropped connection keeps its user present for a grace period.
+
+use crate::domain::{DisplayName, RoomName, User, UserId};
+use socketioxide::socket::Sid;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long changes gather before one `presence` event carries them all.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// One room's net change over a batch window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresenceUpdate {
+    pub room: RoomName,
+    pub joined: Vec<User>,
+    pub left: Vec<User>,
+    pub count: usize,
+    /// A connection whose own join was the last change: its join ack
+    /// already told it everything, so it is skipped.
+    pub skip: Option<Sid>,
+}
+
+/// Where finished batches go (the socket layer broadcasts them).
+pub type Sink = Arc<dyn Fn(PresenceUpdate) + Send + Sync>;
+
+/// How a connection leaves a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// `leave`, or the client disconnected on purpose.
+    Now,
+    /// The connection dropped: wait for the grace period first.
+    AfterGrace,
+}
+
+/// The user's name is taken in that room by someone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameTaken;
+
+/// A room as its members see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub users: Vec<User>,
+    pub count: usize,
+}
+
+struct Member {
+    name: DisplayName,
+    sids: Vec<Sid>,
+    /// Bumped on every drop so a stale grace timer knows it lost the race.
+    generation: u64,
+}
+
+#[derive(Default)]
+struct RoomState {
+    members: HashMap<UserId, Member>,
+    /// Each touched user's presence when the open batch began.
+    batch: Option<HashMap<UserId, Option<User>>>,
+    skip: Option<Sid>,
+}
+
+pub struct Presence {
+    rooms: Mutex<HashMap<RoomName, RoomState>>,
+    grace: Duration,
+    sink: Sink,
+}
+
+impl Presence {
+    pub fn new(grace: Duration, sink: Sink) -> Arc<Self> {
+        Arc::new(Self {
+            rooms: Mutex::default(),
+            grace,
+            sink,
+        })
+    }
+
+    /// Adds a connection of `user` to `room`. A user already present keeps
+    /// the name it has there; returns the name in use.
+    pub fn join(
+        self: &Arc<Self>,
+        room: &RoomName,
+        user: UserId,
+        name: DisplayName,
+        sid: Sid,
+    ) -> Result<User, NameTaken> {
+        let mut rooms = self.lock();
+        let state = rooms.entry(room.clone()).or_default();
+        if let Some(member) = state.members.get_mut(&user) {
+            if !member.sids.contains(&sid) {
+                member.sids.push(sid);
+            }
+            member.generation += 1;
+            return Ok(User {
+                id: user,
+                name: member.name.clone(),
+            });
+        }
+        let folded = name.folded();
+        if state.members.values().any(|m| m.name.folded() == folded) {
+            return Err(NameTaken);
+        }
+        let opened = state.record(user);
+        state.members.insert(
+            user,
+            Member {
+                name: name.clone(),
+                sids: vec![sid],
+                generation: 0,
+            },
+        );
+        state.skip = Some(sid);
+        drop(rooms);
+        self.schedule_flush(room, opened);
+        Ok(User { id: user, name })
+    }
+
+    /// Removes a connection of `user` from `room`; the user leaves when its
+    /// last connection has, at once or after the grace period.
+    pub fn leave(self: &Arc<Self>, room: &RoomName, user: UserId, sid: Sid, how: Departure) {
+        let mut rooms = self.lock();
+        let Some(member) = rooms.get_mut(room).and_then(|s| s.members.get_mut(&user)) else {
+            return;
+        };
+        member.sids.retain(|s| *s != sid);
+        if !member.sids.is_empty() {
+            return;
+        }
+        member.generation += 1;
+        let generation = member.generation;
+        drop(rooms);
+        if how == Departure::Now || self.grace.is_zero() {
+            self.remove(room, user, generation);
+        } else {
+            let presence = Arc::clone(self);
+            let room = room.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(presence.grace).await;
+                presence.remove(&room, user, generation);
+            });
+        }
+    }
+
+    /// The user as others see it in `room`, if it is there.
+    pub fn member(&self, room: &RoomName, user: UserId) -> Option<User> {
+        let rooms = self.lock();
+        let member = rooms.get(room)?.members.get(&user)?;
+        Some(User {
+            id: user,
+            name: member.name.clone(),
+        })
+    }
+
+    pub fn snapshot(&self, room: &RoomName) -> Snapshot {
+        let rooms = self.lock();
+        let users: Vec<User> = rooms.get(room).map(RoomState::users).unwrap_or_default();
+        Snapshot {
+            count: users.len(),
+            users,
+        }
+    }
+
+    /// Rooms with anyone in them, most populated first, then by name.
+    pub fn rooms(&self, limit: usize) -> Vec<(RoomName, usize)> {
+        let rooms = self.lock();
+        let mut list: Vec<_> = rooms
+            .iter()
+            .filter(|(_, s)| !s.members.is_empty())
+            .map(|(name, s)| (name.clone(), s.members.len()))
+            .collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list.truncate(limit);
+        list
+    }
+
+    /// Distinct users present in at least one room.
+    pub fn user_count(&self) -> usize {
+        let rooms = self.lock();
+        let mut users: Vec<&UserId> = rooms.values().flat_map(|s| s.members.keys()).collect();
+        users.sort_unstable();
+        users.dedup();
+        users.len()
+    }
+
+    fn remove(self: &Arc<Self>, room: &RoomName, user: UserId, generation: u64) {
+        let mut rooms = self.lock();
+        let Some(state) = rooms.get_mut(room) else {
+            return;
+        };
+        let current = state
+            .members
+            .get(&user)
+            .map(|m| (m.generation, m.sids.is_empty()));
+        if current != Some((generation, true)) {
+            return; // it came back, or a newer departure owns the removal
+        }
+        let opened = state.record(user);
+        state.members.remove(&user);
+        state.skip = None;
+        drop(rooms);
+        self.schedule_flush(room, opened);
+    }
+
+    fn schedule_flush(self: &Arc<Self>, room: &RoomName, opened: bool) {
+        if !opened {
+            return;
+        }
+        let presence = Arc::clone(self);
+        let room = room.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(BATCH_WINDOW).await;
+            if let Some(update) = presence.take_batch(&room) {
+                (presence.sink)(update);
+            }
+        });
+    }
+
+    fn take_batch(&self, room: &RoomName) -> Option<PresenceUpdate> {
+        let mut rooms = self.lock();
+        let state = rooms.get_mut(room)?;
+        let before = state.batch.take()?;
+        let skip = state.skip.take();
+        let (mut joined, mut left) = (Vec::new(), Vec::new());
+        for (id, was) in before {
+            match (was, state.members.get(&id)) {
+                (None, Some(m)) => joined.push(User {
+                    id,
+                    name: m.name.clone(),
+                }),
+                (Some(user), None) => left.push(user),
+                _ => {}
+            }
+        }
+        let count = state.members.len();
+        if count == 0 {
+            rooms.remove(room);
+        }
+        if joined.is_empty() && left.is_empty() {
+            return None;
+        }
+        Some(PresenceUpdate {
+            room: room.clone(),
+            joined,
+            left,
+            count,
+            skip,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<RoomName, RoomState>> {
+        // A panic elsewhere must not take presence down with it.
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl RoomState {
+    /// Notes `user`'s presence before a change; true if this opens a batch.
+    fn record(&mut self, user: UserId) -> bool {
+        let opened = self.batch.is_none();
+        let was = self.members.get(&user).map(|m| User {
+            id: user,
+            name: m.name.clone(),
+        });
+        self.batch
+            .get_or_insert_with(HashMap::new)
+            .entry(user)
+            .or_insert(was);
+        opened
+    }
+
+    fn users(&self) -> Vec<User> {
+        let mut users: Vec<User> = self
+            .members
+            .iter()
+            .map(|(id, m)| User {
+                id: *id,
+                name: m.name.clone(),
+            })
+            .collect();
+        users.sort_by_cached_key(|u| u.name.folded());
+        users
+    }
+}
+
+#[cfg(test)]
+#[path = "presence_tests.rs"]
+mod tests;

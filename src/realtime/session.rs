@@ -1,0 +1,71 @@
+//! Connecting and disconnecting: who a connection is (its session token)
+//! and what leaving looks like to the rooms it was in.
+
+use super::presence::Departure;
+use super::{Conn, Hub, events, history, join, message, typing};
+use crate::domain::UserId;
+use serde_json::json;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Runs before the connection is accepted, so every handler is in place
+/// before the client can send its first event. A missing or bad token is
+/// not an error: the connection simply becomes a new user.
+pub async fn identify<A: Adapter>(
+    s: SocketRef<A>,
+    State(hub): State<Hub<A>>,
+    TryData(auth): TryData<serde_json::Value>,
+) -> Result<(), Infallible> {
+    let known = auth
+        .ok()
+        .as_ref()
+        .and_then(|auth| auth.get("token")?.as_str().map(str::to_owned))
+        .and_then(|token| hub.keyring.verify(&token));
+    let user = known.unwrap_or_else(UserId::random);
+    s.extensions
+        .insert(Arc::new(Conn::new(user, hub.config.rate_limit)));
+    s.on(events::JOIN, join::on_join::<A>);
+    s.on(events::LEAVE, join::on_leave::<A>);
+    s.on(events::MESSAGE, message::on_message::<A>);
+    s.on(events::TYPING, typing::on_typing::<A>);
+    s.on(events::HISTORY, history::on_history::<A>);
+    s.on(events::ROOMS, history::on_rooms::<A>);
+    s.on_disconnect(on_disconnect::<A>);
+    Ok(())
+}
+
+/// Tells the connection who it is; the token goes to its owner only.
+pub async fn on_connect<A: Adapter>(s: SocketRef<A>, State(hub): State<Hub<A>>) {
+    hub.metrics.connections.fetch_add(1, Relaxed);
+    let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+        return;
+    };
+    let session = json!({ "userId": conn.user, "token": hub.keyring.issue(conn.user) });
+    if let Err(error) = s.emit(events::SESSION, &session) {
+        tracing::debug!(%error, "session not sent");
+    }
+}
+
+/// A client that said goodbye leaves at once; a connection that merely
+/// dropped keeps its user present for the grace period.
+async fn on_disconnect<A: Adapter>(
+    s: SocketRef<A>,
+    State(hub): State<Hub<A>>,
+    reason: DisconnectReason,
+) {
+    hub.metrics.connections.fetch_sub(1, Relaxed);
+    let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+        return;
+    };
+    let how = match reason {
+        DisconnectReason::ClientNSDisconnect => Departure::Now,
+        _ => Departure::AfterGrace,
+    };
+    for room in conn.take_rooms() {
+        hub.presence.leave(&room, conn.user, s.id, how);
+    }
+}

@@ -1,0 +1,86 @@
+//! Wiring: open the store, build the Socket.IO and HTTP services, bind.
+
+use crate::config::Config;
+use crate::http::{HttpState, router};
+use crate::identity::Keyring;
+use crate::metrics::Metrics;
+use crate::{realtime, store};
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use socketioxide::SocketIo;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Packets a connection may have queued before it counts as too slow.
+const MAX_QUEUED_PACKETS: usize = 1024;
+
+/// A built server, bound but not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    address: SocketAddr,
+}
+
+impl App {
+    /// Opens the database and binds the listener, so that errors surface
+    /// before anything is served and tests can read the port.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = store::open(&config.database).await?;
+        let keyring = Keyring::new(store.secret().await?);
+        let metrics = Arc::new(Metrics::default());
+        let builder = SocketIo::builder()
+            .max_payload(config.max_payload)
+            .ws_max_message_size(config.max_payload as usize)
+            .ws_max_frame_size(config.max_payload as usize)
+            .max_buffer_size(MAX_QUEUED_PACKETS);
+        let (layer, _io, presence) = realtime::build(
+            builder,
+            Arc::clone(&store),
+            keyring,
+            Arc::clone(&metrics),
+            &config,
+        );
+        let router = router(HttpState {
+            store,
+            metrics,
+            presence,
+        })
+        .layer(layer);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            router,
+            address,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::warn!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}

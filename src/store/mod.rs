@@ -1,0 +1,79 @@
+//! Message history and the server's signing secret, behind one trait so the
+//! embedded SQLite file and a shared PostgreSQL can serve the same server.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Message, MessageDraft, RoomName, Seq};
+use std::sync::Arc;
+
+/// Why storage failed. Every variant means nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Open(#[source] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// What happened to one draft of an [`Store::append`] batch.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    /// True when the draft repeated an earlier `clientId`: `message` is the
+    /// original and nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// One page of a room's history, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub messages: Vec<Message>,
+    /// More messages lie beyond this page, in the direction it was read.
+    pub has_more: bool,
+}
+
+/// Which slice of a room's history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    /// The newest `limit` messages; `has_more` means older ones exist.
+    Latest,
+    /// The `limit` messages just older than this seq.
+    Before(Seq),
+    /// The `limit` messages just newer than this seq.
+    After(Seq),
+}
+
+/// Durable storage for history.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a batch in one transaction, assigning each room's next seqs in
+    /// draft order. Returns one entry per draft, in the same order, only once
+    /// the transaction is committed.
+    async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError>;
+
+    /// Reads up to `limit` messages of `room`, oldest first.
+    async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError>;
+
+    /// The secret session tokens are signed with, created on first use.
+    async fn secret(&self) -> Result<[u8; 32], StoreError>;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a database URL names, creating and migrating it if needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
