@@ -4,7 +4,8 @@ use crate::config::Config;
 use crate::http::{HttpState, router};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
-use crate::{realtime, store};
+use crate::realtime;
+use crate::store::{self, Store};
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
@@ -28,6 +29,11 @@ impl App {
     /// before anything is served and tests can read the port.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = store::open(&config.database).await?;
+        Self::build_with_store(config, store).await
+    }
+
+    /// Builds on a store opened elsewhere (tests use this to fake outages).
+    pub async fn build_with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         let keyring = Keyring::new(store.secret().await?);
         let metrics = Arc::new(Metrics::default());
         let builder = SocketIo::builder()

@@ -1,0 +1,61 @@
+use crate::helpers::{spawn_app, spawn_app_with_store};
+use baat_chit::domain::{MessageDraft, RoomName};
+use baat_chit::store::{Appended, Page, Slice, Store, StoreError};
+use std::sync::Arc;
+
+#[tokio::test]
+async fn health_is_ok_while_the_database_answers() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_is_unreachable() {
+    let app = spawn_app_with_store(Arc::new(UnreachableDatabase)).await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), 503);
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_every_series() {
+    let app = spawn_app().await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap_or_default();
+    for series in [
+        "baatchit_connections ",
+        "baatchit_users ",
+        "baatchit_rooms ",
+        "baatchit_messages_stored_total ",
+        "baatchit_deliveries_total ",
+        "baatchit_delivery_lag_seconds_bucket",
+        "baatchit_errors_total{code=\"bad_request\"}",
+    ] {
+        assert!(body.contains(series), "missing {series} in\n{body}");
+    }
+}
+
+/// A store whose database is down: answers the secret (needed to start)
+/// but fails everything else.
+struct UnreachableDatabase;
+
+#[async_trait::async_trait]
+impl Store for UnreachableDatabase {
+    async fn append(&self, _: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
+        Err(down())
+    }
+    async fn read(&self, _: &RoomName, _: Slice, _: u32) -> Result<Page, StoreError> {
+        Err(down())
+    }
+    async fn secret(&self) -> Result<[u8; 32], StoreError> {
+        Ok([9; 32])
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        Err(down())
+    }
+}
+
+fn down() -> StoreError {
+    StoreError::Database(sqlx::Error::PoolTimedOut)
+}

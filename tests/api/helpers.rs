@@ -1,0 +1,70 @@
+//! `spawn_app()`: a real server bound to 127.0.0.1:0 over a fresh SQLite
+//! file, stopped when the handle is dropped.
+
+use baat_chit::config::Config;
+use baat_chit::startup::App;
+use baat_chit::store::Store;
+use clap::Parser;
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the server answers")
+    }
+}
+
+/// A fresh data folder and a config pointing into it.
+pub fn test_config() -> (Config, TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let database = format!("sqlite://{}", dir.path().join("test.db").display());
+    let config = Config::parse_from([
+        "baat-chit",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &database,
+    ]);
+    (config, dir)
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (config, dir) = test_config();
+    let app = App::build(config).await.expect("the app builds");
+    serve(app, dir)
+}
+
+/// Spawns an app on a given store, e.g. one that fails on purpose.
+pub async fn spawn_app_with_store(store: Arc<dyn Store>) -> TestApp {
+    let (config, dir) = test_config();
+    let app = App::build_with_store(config, store)
+        .await
+        .expect("the app builds");
+    serve(app, dir)
+}
+
+fn serve(app: App, dir: TempDir) -> TestApp {
+    let address = format!("http://{}", app.address());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _stop: stop,
+        _dir: dir,
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real server on port 0 with a fresh database.
+
+mod cli;
+mod health;
+mod helpers;
+mod store;
+mod web;
