@@ -22,6 +22,7 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     address: SocketAddr,
+    io: SocketIo,
 }
 
 impl App {
@@ -41,7 +42,7 @@ impl App {
             .ws_max_message_size(config.max_payload as usize)
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS);
-        let (layer, _io, presence) = realtime::build(
+        let (layer, io, presence) = realtime::build(
             builder,
             Arc::clone(&store),
             keyring,
@@ -62,6 +63,7 @@ impl App {
             listener,
             router,
             address,
+            io,
         })
     }
 
@@ -84,8 +86,15 @@ impl App {
                 tracing::warn!(%error, "cannot set TCP_NODELAY");
             }
         });
+        // Close every socket's transport on the way out: clients treat that
+        // as a blip and reconnect, and upgraded websockets are not left open.
+        let io = self.io;
+        let stopping = async move {
+            shutdown.await;
+            io.close().await;
+        };
         axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(stopping)
             .await?;
         Ok(())
     }

@@ -175,6 +175,10 @@ impl<A: Adapter> Writer<A> {
                 last
             }
         };
+        // A socket gone meanwhile must not linger in the room's group.
+        if !socket.connected() {
+            return Err(Refusal::Unavailable);
+        }
         socket.join(room.to_string());
         Ok(ceiling)
     }
