@@ -14,11 +14,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Where history is kept: sqlite://PATH (created if missing).
-    #[arg(
-        long,
-        env = "BAATCHIT_DATABASE",
-        default_value = "sqlite://baat-chit.db"
-    )]
+    #[arg(long, env = "BAATCHIT_DATABASE", default_value = "sqlite://baat-chit.db")]
     pub database: String,
 
     /// Seconds a user whose connection dropped stays present in its rooms,

@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Upper bounds of the delivery lag histogram, in seconds.
-const LAG_BUCKETS: [f64; 10] = [
-    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-];
+const LAG_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// Every error code of the contract, in the order `/metrics` lists them.
 pub const ERROR_CODES: [&str; 9] = [
@@ -48,8 +46,7 @@ impl Metrics {
             self.lag_buckets[i].fetch_add(1, Relaxed);
         }
         self.lag_count.fetch_add(1, Relaxed);
-        self.lag_sum_micros
-            .fetch_add(lag.as_micros() as u64, Relaxed);
+        self.lag_sum_micros.fetch_add(lag.as_micros() as u64, Relaxed);
     }
 
     /// Renders every metric; `users` and `rooms` come from presence.
@@ -61,18 +58,8 @@ impl Metrics {
             "Open Socket.IO connections.",
             self.connections.load(Relaxed),
         );
-        gauge(
-            &mut out,
-            "users",
-            "Distinct users present in any room.",
-            users as i64,
-        );
-        gauge(
-            &mut out,
-            "rooms",
-            "Rooms with anyone in them.",
-            rooms as i64,
-        );
+        gauge(&mut out, "users", "Distinct users present in any room.", users as i64);
+        gauge(&mut out, "rooms", "Rooms with anyone in them.", rooms as i64);
         counter(
             &mut out,
             "messages_stored_total",
@@ -91,26 +78,17 @@ impl Metrics {
     }
 
     fn render_errors(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP baatchit_errors_total Error acks sent, by code."
-        );
+        let _ = writeln!(out, "# HELP baatchit_errors_total Error acks sent, by code.");
         let _ = writeln!(out, "# TYPE baatchit_errors_total counter");
         for (code, count) in ERROR_CODES.iter().zip(&self.errors) {
-            let _ = writeln!(
-                out,
-                "baatchit_errors_total{{code=\"{code}\"}} {}",
-                count.load(Relaxed)
-            );
+            let _ =
+                writeln!(out, "baatchit_errors_total{{code=\"{code}\"}} {}", count.load(Relaxed));
         }
     }
 
     fn render_lag(&self, out: &mut String) {
         let name = "baatchit_delivery_lag_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from a message's arrival to its fan-out."
-        );
+        let _ = writeln!(out, "# HELP {name} Time from a message's arrival to its fan-out.");
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
         for (bound, count) in LAG_BUCKETS.iter().zip(&self.lag_buckets) {
@@ -125,18 +103,12 @@ impl Metrics {
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: i64) {
-    let _ = writeln!(
-        out,
-        "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} gauge"
-    );
+    let _ = writeln!(out, "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} gauge");
     let _ = writeln!(out, "baatchit_{name} {value}");
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} counter"
-    );
+    let _ = writeln!(out, "# HELP baatchit_{name} {help}\n# TYPE baatchit_{name} counter");
     let _ = writeln!(out, "baatchit_{name} {value}");
 }
 
@@ -149,11 +121,7 @@ mod tests {
         let metrics = Metrics::default();
         metrics.error("name_taken");
         metrics.error("name_taken");
-        assert!(
-            metrics
-                .render(0, 0)
-                .contains("baatchit_errors_total{code=\"name_taken\"} 2")
-        );
+        assert!(metrics.render(0, 0).contains("baatchit_errors_total{code=\"name_taken\"} 2"));
     }
 
     #[test]

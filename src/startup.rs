@@ -42,29 +42,14 @@ impl App {
             .ws_max_message_size(config.max_payload as usize)
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS);
-        let (layer, io, presence) = realtime::build(
-            builder,
-            Arc::clone(&store),
-            keyring,
-            Arc::clone(&metrics),
-            &config,
-        );
-        let router = router(HttpState {
-            store,
-            metrics,
-            presence,
-        })
-        .layer(layer);
+        let (layer, io, presence) =
+            realtime::build(builder, Arc::clone(&store), keyring, Arc::clone(&metrics), &config);
+        let router = router(HttpState { store, metrics, presence }).layer(layer);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        Ok(Self {
-            listener,
-            router,
-            address,
-            io,
-        })
+        Ok(Self { listener, router, address, io })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -93,9 +78,7 @@ impl App {
             shutdown.await;
             io.close().await;
         };
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(stopping)
-            .await?;
+        axum::serve(listener, self.router).with_graceful_shutdown(stopping).await?;
         Ok(())
     }
 }

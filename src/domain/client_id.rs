@@ -36,13 +36,7 @@ mod tests {
     #[test]
     fn a_client_id_is_one_to_sixty_four_characters() {
         assert!(ClientId::parse("a".repeat(64)).is_ok());
-        assert_eq!(
-            ClientId::parse("a".repeat(65)),
-            Err(DomainError::InvalidClientId)
-        );
-        assert_eq!(
-            ClientId::parse(String::new()),
-            Err(DomainError::InvalidClientId)
-        );
+        assert_eq!(ClientId::parse("a".repeat(65)), Err(DomainError::InvalidClientId));
+        assert_eq!(ClientId::parse(String::new()), Err(DomainError::InvalidClientId));
     }
 }

@@ -45,10 +45,7 @@ mod tests {
     #[test]
     fn names_are_counted_in_characters_not_bytes() {
         assert!(DisplayName::parse(&"अ".repeat(32)).is_ok());
-        assert_eq!(
-            DisplayName::parse(&"अ".repeat(33)),
-            Err(DomainError::InvalidName)
-        );
+        assert_eq!(DisplayName::parse(&"अ".repeat(33)), Err(DomainError::InvalidName));
     }
 
     #[test]
@@ -65,10 +62,7 @@ mod tests {
     fn control_characters_and_direction_overrides_are_refused() {
         assert_eq!(DisplayName::parse("a\u{0}b"), Err(DomainError::InvalidName));
         assert_eq!(DisplayName::parse("a\tb"), Err(DomainError::InvalidName));
-        assert_eq!(
-            DisplayName::parse("evil\u{202E}gnp"),
-            Err(DomainError::InvalidName)
-        );
+        assert_eq!(DisplayName::parse("evil\u{202E}gnp"), Err(DomainError::InvalidName));
     }
 
     #[test]

@@ -43,22 +43,13 @@ mod tests {
 
     #[test]
     fn white_space_alone_is_not_a_message() {
-        assert_eq!(
-            MessageText::parse(" \n\t".into()),
-            Err(DomainError::EmptyMessage)
-        );
-        assert_eq!(
-            MessageText::parse(String::new()),
-            Err(DomainError::EmptyMessage)
-        );
+        assert_eq!(MessageText::parse(" \n\t".into()), Err(DomainError::EmptyMessage));
+        assert_eq!(MessageText::parse(String::new()), Err(DomainError::EmptyMessage));
     }
 
     #[test]
     fn two_thousand_characters_fit_and_one_more_is_too_large() {
         assert!(MessageText::parse("é".repeat(2000)).is_ok());
-        assert_eq!(
-            MessageText::parse("é".repeat(2001)),
-            Err(DomainError::MessageTooLong)
-        );
+        assert_eq!(MessageText::parse("é".repeat(2001)), Err(DomainError::MessageTooLong));
     }
 }

@@ -36,10 +36,7 @@ fn trimmed_line(raw: &str, max_chars: usize) -> Option<&str> {
     let trimmed = raw.trim();
     let chars = trimmed.chars().count();
     let clean = !trimmed.chars().any(is_forbidden);
-    (1..=max_chars)
-        .contains(&chars)
-        .then_some(trimmed)
-        .filter(|_| clean)
+    (1..=max_chars).contains(&chars).then_some(trimmed).filter(|_| clean)
 }
 
 /// Control characters, plus the bidirectional overrides and isolates that

@@ -36,10 +36,7 @@ mod tests {
 
     #[test]
     fn a_room_name_is_trimmed_and_lower_cased() {
-        assert_eq!(
-            RoomName::parse("  General ").map(|r| r.0),
-            Ok("general".into())
-        );
+        assert_eq!(RoomName::parse("  General ").map(|r| r.0), Ok("general".into()));
     }
 
     #[test]
@@ -51,10 +48,7 @@ mod tests {
     #[test]
     fn a_room_name_may_be_48_characters_but_not_49() {
         assert!(RoomName::parse(&"é".repeat(48)).is_ok());
-        assert_eq!(
-            RoomName::parse(&"é".repeat(49)),
-            Err(DomainError::InvalidRoom)
-        );
+        assert_eq!(RoomName::parse(&"é".repeat(49)), Err(DomainError::InvalidRoom));
     }
 
     #[test]

@@ -30,9 +30,6 @@ fn serve(path: &str) -> Response {
         return (StatusCode::NOT_FOUND, hint).into_response();
     };
     let mime = asset.metadata.mimetype().to_owned();
-    let headers = [
-        (header::CONTENT_TYPE, mime),
-        (header::CACHE_CONTROL, "no-cache".into()),
-    ];
+    let headers = [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache".into())];
     (headers, asset.data).into_response()
 }

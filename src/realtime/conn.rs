@@ -14,11 +14,7 @@ pub struct Conn {
 
 impl Conn {
     pub fn new(user: UserId, per_second: u32) -> Self {
-        Self {
-            user,
-            rooms: Mutex::default(),
-            bucket: Mutex::new(TokenBucket::new(per_second)),
-        }
+        Self { user, rooms: Mutex::default(), bucket: Mutex::new(TokenBucket::new(per_second)) }
     }
 
     pub fn is_in(&self, room: &RoomName) -> bool {
@@ -54,9 +50,7 @@ impl Conn {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Allows `rate` messages a second with bursts of twice that.
@@ -69,11 +63,7 @@ struct TokenBucket {
 impl TokenBucket {
     fn new(per_second: u32) -> Self {
         let rate = f64::from(per_second.max(1));
-        Self {
-            rate,
-            tokens: 2.0 * rate,
-            refilled: Instant::now(),
-        }
+        Self { rate, tokens: 2.0 * rate, refilled: Instant::now() }
     }
 
     fn spend(&mut self, now: Instant) -> Result<(), u64> {

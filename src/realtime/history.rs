@@ -67,10 +67,7 @@ async fn history<A: Adapter>(
         }
     };
     let page = hub.store.read(&room, slice, limit as u32).await?;
-    Ok(History {
-        messages: page.messages,
-        has_more: page.has_more,
-    })
+    Ok(History { messages: page.messages, has_more: page.has_more })
 }
 
 /// `rooms` takes `{}`; a bare `emit("rooms", ack)` is accepted too.

@@ -51,10 +51,7 @@ async fn join<A: Adapter>(
     let room = RoomName::parse(&request.room)?;
     let name = DisplayName::parse(&request.name)?;
     let conn = conn_of(s)?;
-    let you = hub
-        .presence
-        .join(&room, conn.user, name, s.id)
-        .map_err(|_| Refusal::NameTaken)?;
+    let you = hub.presence.join(&room, conn.user, name, s.id).map_err(|_| Refusal::NameTaken)?;
     let entered = conn.enter(&room);
     let since = request.since.map(payload::seq);
     match catch_up(s, hub, &room, since).await {
@@ -90,16 +87,10 @@ async fn catch_up<A: Adapter>(
 ) -> Result<(Vec<Message>, bool), Refusal> {
     let ceiling = hub.writer.attach(s.clone(), room.clone()).await?;
     let Some(since) = since else {
-        let page = hub
-            .store
-            .read(room, Slice::Before(ceiling + 1), JOIN_HISTORY)
-            .await?;
+        let page = hub.store.read(room, Slice::Before(ceiling + 1), JOIN_HISTORY).await?;
         return Ok((page.messages, page.has_more));
     };
-    let page = hub
-        .store
-        .read(room, Slice::After(since), CATCH_UP_LIMIT)
-        .await?;
+    let page = hub.store.read(room, Slice::After(since), CATCH_UP_LIMIT).await?;
     let fetched = page.messages.len();
     let mut messages = page.messages;
     messages.retain(|m| m.seq <= ceiling);
@@ -136,7 +127,7 @@ fn leave<A: Adapter>(
     }
     s.leave(room.to_string());
     if let Some(user) = user {
-        typing::stop(hub, io, &room, &user, Some(s.id));
+        typing::stop(hub, io, &room, &user, &[s.id]);
         hub.presence.leave(&room, conn.user, s.id, Departure::Now);
     }
     Ok(Done {})

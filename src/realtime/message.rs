@@ -55,21 +55,9 @@ fn queue<A: Adapter>(
     let conn = conn.filter(|c| c.is_in(&room)).ok_or(Refusal::NotInRoom)?;
     let text = MessageText::parse(request.text)?;
     let client_id = payload::client_id(request.client_id)?;
-    let user = hub
-        .presence
-        .member(&room, conn.user)
-        .ok_or(Refusal::NotInRoom)?;
-    conn.spend()
-        .map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
-    Ok(hub.writer.post(
-        MessageDraft {
-            room,
-            user,
-            text,
-            client_id,
-        },
-        sender,
-    ))
+    let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
+    conn.spend().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
+    Ok(hub.writer.post(MessageDraft { room, user, text, client_id }, sender))
 }
 
 pub async fn on_message<A: Adapter>(
@@ -85,7 +73,7 @@ pub async fn on_message<A: Adapter>(
     };
     if let Ok(message) = &outcome {
         // Sending ends typing; others should not see "is typing" linger.
-        typing::stop(&hub, &io, &message.room, &message.user, Some(s.id));
+        typing::stop(&hub, &io, &message.room, &message.user, &[s.id]);
     }
     reply(ack, &hub.metrics, &outcome.map(|message| Sent { message }));
 }

@@ -41,6 +41,11 @@ pub mod events {
     pub const HISTORY: &str = "history";
     pub const ROOMS: &str = "rooms";
     pub const PRESENCE: &str = "presence";
+
+    /// What clients send.
+    pub const FROM_CLIENT: [&str; 6] = [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS];
+    /// What the server sends.
+    pub const FROM_SERVER: [&str; 4] = [SESSION, MESSAGE, PRESENCE, TYPING];
 }
 
 /// Everything a handler needs: cheap to clone, one `Arc`.
@@ -60,9 +65,7 @@ pub struct HubInner<A: Adapter> {
 
 impl<A: Adapter> Clone for Hub<A> {
     fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
+        Self { inner: Arc::clone(&self.inner) }
     }
 }
 
@@ -81,11 +84,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
     keyring: Keyring,
     metrics: Arc<Metrics>,
     config: &Config,
-) -> (
-    socketioxide::layer::SocketIoLayer<A>,
-    SocketIo<A>,
-    Arc<Presence>,
-) {
+) -> (socketioxide::layer::SocketIoLayer<A>, SocketIo<A>, Arc<Presence>) {
     let (relay_tx, relay_rx) = mpsc::unbounded_channel::<PresenceUpdate>();
     let presence = Presence::new(
         config.presence_grace(),
@@ -125,13 +124,6 @@ async fn relay_presence<A: Adapter>(
             "left": update.left,
             "count": update.count,
         });
-        fanout::deliver(
-            &io,
-            &metrics,
-            &update.room,
-            update.skip,
-            events::PRESENCE,
-            &payload,
-        );
+        fanout::deliver(&io, &metrics, &update.room, &update.skip, events::PRESENCE, &payload);
     }
 }

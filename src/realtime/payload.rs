@@ -50,8 +50,15 @@ pub fn parse<T: DeserializeOwned>(
     raw: Result<serde_json::Value, ParserError>,
     shape: &str,
 ) -> Result<T, Refusal> {
-    let value = raw.map_err(|_| Refusal::BadRequest(format!("expected {shape}")))?;
-    serde_json::from_value(value).map_err(|e| Refusal::BadRequest(format!("expected {shape}: {e}")))
+    let value = raw
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| Refusal::BadRequest(format!("expected an object {shape}")))?;
+    serde_json::from_value(value).map_err(|e| {
+        // serde names Rust types; a client author wants JSON words.
+        let reason = e.to_string().replace("u64", "a non-negative integer");
+        Refusal::BadRequest(format!("expected {shape}: {reason}"))
+    })
 }
 
 /// Seqs from clients fit the store's signed integers.
@@ -83,11 +90,14 @@ mod tests {
     }
 
     #[test]
+    fn an_array_of_field_values_is_not_an_object() {
+        let parsed = parse::<RoomRequest>(Ok(json!(["general"])), "{ room }");
+        assert_eq!(parsed.map_err(|e| e.code()).err(), Some("bad_request"));
+    }
+
+    #[test]
     fn null_optional_fields_read_as_absent() {
         let raw = json!({ "room": "a", "name": "b", "since": null });
-        assert!(matches!(
-            parse::<JoinRequest>(Ok(raw), "x"),
-            Ok(JoinRequest { since: None, .. })
-        ));
+        assert!(matches!(parse::<JoinRequest>(Ok(raw), "x"), Ok(JoinRequest { since: None, .. })));
     }
 }

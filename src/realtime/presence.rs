@@ -18,9 +18,9 @@ pub struct PresenceUpdate {
     pub joined: Vec<User>,
     pub left: Vec<User>,
     pub count: usize,
-    /// A connection whose own join was the last change: its join ack
-    /// already told it everything, so it is skipped.
-    pub skip: Option<Sid>,
+    /// Connections that joined in this window with no net change after
+    /// their join: their join ack already told them everything.
+    pub skip: Vec<Sid>,
 }
 
 /// Where finished batches go (the socket layer broadcasts them).
@@ -56,9 +56,18 @@ struct Member {
 #[derive(Default)]
 struct RoomState {
     members: HashMap<UserId, Member>,
-    /// Each touched user's presence when the open batch began.
-    batch: Option<HashMap<UserId, Option<User>>>,
-    skip: Option<Sid>,
+    batch: Option<Batch>,
+}
+
+/// Changes gathered during one window.
+#[derive(Default)]
+struct Batch {
+    /// Each touched user's presence when the window opened, and the number
+    /// of its latest change.
+    touched: HashMap<UserId, (Option<User>, u64)>,
+    /// Connections that joined in the window, with their change number.
+    joiners: Vec<(Sid, u64)>,
+    changes: u64,
 }
 
 pub struct Presence {
@@ -69,11 +78,7 @@ pub struct Presence {
 
 impl Presence {
     pub fn new(grace: Duration, sink: Sink) -> Arc<Self> {
-        Arc::new(Self {
-            rooms: Mutex::default(),
-            grace,
-            sink,
-        })
+        Arc::new(Self { rooms: Mutex::default(), grace, sink })
     }
 
     /// Adds a connection of `user` to `room`. A user already present keeps
@@ -92,25 +97,16 @@ impl Presence {
                 member.sids.push(sid);
             }
             member.generation += 1;
-            return Ok(User {
-                id: user,
-                name: member.name.clone(),
-            });
+            return Ok(User { id: user, name: member.name.clone() });
         }
         let folded = name.folded();
         if state.members.values().any(|m| m.name.folded() == folded) {
             return Err(NameTaken);
         }
-        let opened = state.record(user);
-        state.members.insert(
-            user,
-            Member {
-                name: name.clone(),
-                sids: vec![sid],
-                generation: 0,
-            },
-        );
-        state.skip = Some(sid);
+        let (opened, change) = state.record(user);
+        let member = Member { name: name.clone(), sids: vec![sid], generation: 0 };
+        state.members.insert(user, member);
+        state.batch.get_or_insert_default().joiners.push((sid, change));
         drop(rooms);
         self.schedule_flush(room, opened);
         Ok(User { id: user, name })
@@ -146,19 +142,13 @@ impl Presence {
     pub fn member(&self, room: &RoomName, user: UserId) -> Option<User> {
         let rooms = self.lock();
         let member = rooms.get(room)?.members.get(&user)?;
-        Some(User {
-            id: user,
-            name: member.name.clone(),
-        })
+        Some(User { id: user, name: member.name.clone() })
     }
 
     pub fn snapshot(&self, room: &RoomName) -> Snapshot {
         let rooms = self.lock();
         let users: Vec<User> = rooms.get(room).map(RoomState::users).unwrap_or_default();
-        Snapshot {
-            count: users.len(),
-            users,
-        }
+        Snapshot { count: users.len(), users }
     }
 
     /// Rooms with anyone in them, most populated first, then by name.
@@ -188,16 +178,12 @@ impl Presence {
         let Some(state) = rooms.get_mut(room) else {
             return;
         };
-        let current = state
-            .members
-            .get(&user)
-            .map(|m| (m.generation, m.sids.is_empty()));
+        let current = state.members.get(&user).map(|m| (m.generation, m.sids.is_empty()));
         if current != Some((generation, true)) {
             return; // it came back, or a newer departure owns the removal
         }
-        let opened = state.record(user);
+        let (opened, _) = state.record(user);
         state.members.remove(&user);
-        state.skip = None;
         drop(rooms);
         self.schedule_flush(room, opened);
     }
@@ -219,18 +205,15 @@ impl Presence {
     fn take_batch(&self, room: &RoomName) -> Option<PresenceUpdate> {
         let mut rooms = self.lock();
         let state = rooms.get_mut(room)?;
-        let before = state.batch.take()?;
-        let skip = state.skip.take();
-        let (mut joined, mut left) = (Vec::new(), Vec::new());
-        for (id, was) in before {
+        let batch = state.batch.take()?;
+        let (mut joined, mut left, mut last_change) = (Vec::new(), Vec::new(), 0);
+        for (id, (was, change)) in batch.touched {
             match (was, state.members.get(&id)) {
-                (None, Some(m)) => joined.push(User {
-                    id,
-                    name: m.name.clone(),
-                }),
+                (None, Some(m)) => joined.push(User { id, name: m.name.clone() }),
                 (Some(user), None) => left.push(user),
-                _ => {}
+                _ => continue,
             }
+            last_change = last_change.max(change);
         }
         let count = state.members.len();
         if count == 0 {
@@ -239,47 +222,37 @@ impl Presence {
         if joined.is_empty() && left.is_empty() {
             return None;
         }
-        Some(PresenceUpdate {
-            room: room.clone(),
-            joined,
-            left,
-            count,
-            skip,
-        })
+        let skip = batch
+            .joiners
+            .into_iter()
+            .filter(|(_, change)| *change >= last_change)
+            .map(|(sid, _)| sid)
+            .collect();
+        Some(PresenceUpdate { room: room.clone(), joined, left, count, skip })
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<RoomName, RoomState>> {
         // A panic elsewhere must not take presence down with it.
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl RoomState {
-    /// Notes `user`'s presence before a change; true if this opens a batch.
-    fn record(&mut self, user: UserId) -> bool {
+    /// Notes `user`'s presence before a change; returns whether this opens
+    /// a batch, and the change's number within it.
+    fn record(&mut self, user: UserId) -> (bool, u64) {
         let opened = self.batch.is_none();
-        let was = self.members.get(&user).map(|m| User {
-            id: user,
-            name: m.name.clone(),
-        });
-        self.batch
-            .get_or_insert_with(HashMap::new)
-            .entry(user)
-            .or_insert(was);
-        opened
+        let was = self.members.get(&user).map(|m| User { id: user, name: m.name.clone() });
+        let batch = self.batch.get_or_insert_default();
+        batch.changes += 1;
+        let change = batch.changes;
+        batch.touched.entry(user).or_insert((was, change)).1 = change;
+        (opened, change)
     }
 
     fn users(&self) -> Vec<User> {
-        let mut users: Vec<User> = self
-            .members
-            .iter()
-            .map(|(id, m)| User {
-                id: *id,
-                name: m.name.clone(),
-            })
-            .collect();
+        let mut users: Vec<User> =
+            self.members.iter().map(|(id, m)| User { id: *id, name: m.name.clone() }).collect();
         users.sort_by_cached_key(|u| u.name.folded());
         users
     }

@@ -90,10 +90,7 @@ mod tests {
 
     #[test]
     fn a_rate_limit_refusal_says_when_to_retry() {
-        let json = Refusal::RateLimited {
-            retry_after_ms: 120,
-        }
-        .to_json();
+        let json = Refusal::RateLimited { retry_after_ms: 120 }.to_json();
         assert_eq!(json["error"]["code"], "rate_limited");
         assert_eq!(json["error"]["retryAfterMs"], 120);
         assert_eq!(json["ok"], false);
@@ -101,13 +98,7 @@ mod tests {
 
     #[test]
     fn domain_errors_map_to_their_contract_codes() {
-        assert_eq!(
-            Refusal::from(DomainError::MessageTooLong).code(),
-            "too_large"
-        );
-        assert_eq!(
-            Refusal::from(DomainError::EmptyMessage).code(),
-            "invalid_message"
-        );
+        assert_eq!(Refusal::from(DomainError::MessageTooLong).code(), "too_large");
+        assert_eq!(Refusal::from(DomainError::EmptyMessage).code(), "invalid_message");
     }
 }

@@ -26,8 +26,7 @@ pub async fn identify<A: Adapter>(
         .and_then(|auth| auth.get("token")?.as_str().map(str::to_owned))
         .and_then(|token| hub.keyring.verify(&token));
     let user = known.unwrap_or_else(UserId::random);
-    s.extensions
-        .insert(Arc::new(Conn::new(user, hub.config.rate_limit)));
+    s.extensions.insert(Arc::new(Conn::new(user, hub.config.rate_limit)));
     s.on(events::JOIN, join::on_join::<A>);
     s.on(events::LEAVE, join::on_leave::<A>);
     s.on(events::MESSAGE, message::on_message::<A>);

@@ -11,6 +11,7 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::socket::Sid;
 use socketioxide::{ParserError, SocketIo};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Active typists, each with the generation of its latest renewal so an
@@ -18,13 +19,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Default)]
 pub struct Typing {
     active: Mutex<HashMap<(RoomName, UserId), u64>>,
+    /// Generations are never reused, so a timer from an earlier spell of
+    /// typing cannot end a later one.
+    next: AtomicU64,
 }
 
 impl Typing {
     fn start(&self, room: &RoomName, user: UserId) -> u64 {
-        let mut active = self.lock();
-        let generation = active.get(&(room.clone(), user)).map_or(0, |g| g + 1);
-        active.insert((room.clone(), user), generation);
+        let generation = self.next.fetch_add(1, Relaxed);
+        self.lock().insert((room.clone(), user), generation);
         generation
     }
 
@@ -45,9 +48,7 @@ impl Typing {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<(RoomName, UserId), u64>> {
-        self.active
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -75,15 +76,13 @@ fn typing<A: Adapter>(
     let request: TypingRequest = payload::parse(raw, "{ room, typing }")?;
     let room = RoomName::parse(&request.room)?;
     let conn = s.extensions.get::<Arc<Conn>>().filter(|c| c.is_in(&room));
-    let user = conn
-        .and_then(|c| hub.presence.member(&room, c.user))
-        .ok_or(Refusal::NotInRoom)?;
+    let user = conn.and_then(|c| hub.presence.member(&room, c.user)).ok_or(Refusal::NotInRoom)?;
     if request.typing {
         let generation = hub.typing.start(&room, user.id);
-        announce(io, hub, &room, &user, true, Some(s.id));
-        schedule_expiry(io.clone(), hub.clone(), room, user, generation);
+        announce(io, hub, &room, &user, true, &[s.id]);
+        schedule_expiry(io.clone(), hub.clone(), room, user, generation, s.id);
     } else {
-        stop(hub, io, &room, &user, Some(s.id));
+        stop(hub, io, &room, &user, &[s.id]);
     }
     Ok(Done {})
 }
@@ -94,7 +93,7 @@ pub fn stop<A: Adapter>(
     io: &SocketIo<A>,
     room: &RoomName,
     user: &User,
-    skip: Option<Sid>,
+    skip: &[Sid],
 ) {
     if hub.typing.stop(room, user.id) {
         announce(io, hub, room, user, false, skip);
@@ -107,11 +106,13 @@ fn schedule_expiry<A: Adapter>(
     room: RoomName,
     user: User,
     generation: u64,
+    typist: Sid,
 ) {
     tokio::spawn(async move {
         tokio::time::sleep(hub.config.typing_expiry()).await;
         if hub.typing.expire(&room, user.id, generation) {
-            announce(&io, &hub, &room, &user, false, None);
+            // The typist's own connection knows it stopped; tell only the others.
+            announce(&io, &hub, &room, &user, false, &[typist]);
         }
     });
 }
@@ -122,7 +123,7 @@ fn announce<A: Adapter>(
     room: &RoomName,
     user: &User,
     typing: bool,
-    skip: Option<Sid>,
+    skip: &[Sid],
 ) {
     let payload = json!({ "room": room, "user": user, "typing": typing });
     fanout::deliver(io, &hub.metrics, room, skip, events::TYPING, &payload);

@@ -24,17 +24,8 @@ const MAX_BATCH: usize = 1024;
 pub type Outcome = Result<Message, Refusal>;
 
 pub enum Command<A: Adapter> {
-    Post {
-        draft: MessageDraft,
-        sender: Sid,
-        received: Instant,
-        reply: oneshot::Sender<Outcome>,
-    },
-    Attach {
-        socket: SocketRef<A>,
-        room: RoomName,
-        reply: oneshot::Sender<Result<Seq, Refusal>>,
-    },
+    Post { draft: MessageDraft, sender: Sid, received: Instant, reply: oneshot::Sender<Outcome> },
+    Attach { socket: SocketRef<A>, room: RoomName, reply: oneshot::Sender<Result<Seq, Refusal>> },
 }
 
 /// Where handlers send work for the writer. Unbounded because each
@@ -52,12 +43,7 @@ impl<A: Adapter> Handle<A> {
     pub fn post(&self, draft: MessageDraft, sender: Sid) -> oneshot::Receiver<Outcome> {
         let (reply, outcome) = oneshot::channel();
         let received = Instant::now();
-        let _ = self.0.send(Command::Post {
-            draft,
-            sender,
-            received,
-            reply,
-        });
+        let _ = self.0.send(Command::Post { draft, sender, received, reply });
         outcome
     }
 
@@ -65,13 +51,7 @@ impl<A: Adapter> Handle<A> {
     /// it will not receive live (its history must end there).
     pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Seq, Refusal> {
         let (reply, ceiling) = oneshot::channel();
-        self.0
-            .send(Command::Attach {
-                socket,
-                room,
-                reply,
-            })
-            .map_err(|_| Refusal::Unavailable)?;
+        self.0.send(Command::Attach { socket, room, reply }).map_err(|_| Refusal::Unavailable)?;
         ceiling.await.map_err(|_| Refusal::Unavailable)?
     }
 }
@@ -90,31 +70,17 @@ pub fn spawn<A: Adapter>(
     metrics: Arc<Metrics>,
     mut commands: mpsc::UnboundedReceiver<Command<A>>,
 ) {
-    let mut writer = Writer {
-        io,
-        store,
-        metrics,
-        delivered: HashMap::new(),
-    };
+    let mut writer = Writer { io, store, metrics, delivered: HashMap::new() };
     tokio::spawn(async move {
         let mut inbox = Vec::with_capacity(MAX_BATCH);
         let mut posts = Vec::with_capacity(MAX_BATCH);
         while commands.recv_many(&mut inbox, MAX_BATCH).await > 0 {
             for command in inbox.drain(..) {
                 match command {
-                    Command::Post {
-                        draft,
-                        sender,
-                        received,
-                        reply,
-                    } => {
+                    Command::Post { draft, sender, received, reply } => {
                         posts.push((draft, (sender, received, reply)));
                     }
-                    Command::Attach {
-                        socket,
-                        room,
-                        reply,
-                    } => {
+                    Command::Attach { socket, room, reply } => {
                         writer.commit(&mut posts).await;
                         let _ = reply.send(writer.attach(&socket, room).await);
                     }
@@ -157,7 +123,7 @@ impl<A: Adapter> Writer<A> {
             &self.io,
             &self.metrics,
             &message.room,
-            Some(sender),
+            &[sender],
             events::MESSAGE,
             message,
         );

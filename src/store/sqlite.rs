@@ -49,10 +49,7 @@ impl Store for SqliteStore {
         let ts = now_millis();
         for draft in drafts {
             if let Some(original) = find_retry(&mut tx, draft).await? {
-                out.push(Appended {
-                    message: original,
-                    duplicate: true,
-                });
+                out.push(Appended { message: original, duplicate: true });
                 continue;
             }
             let seq = match last_seqs.get(&draft.room) {
@@ -61,10 +58,7 @@ impl Store for SqliteStore {
             };
             last_seqs.insert(&draft.room, seq);
             let message = insert(&mut tx, draft, seq, ts).await?;
-            out.push(Appended {
-                message,
-                duplicate: false,
-            });
+            out.push(Appended { message, duplicate: false });
         }
         for (room, seq) in last_seqs {
             sqlx::query(
@@ -118,9 +112,7 @@ impl Store for SqliteStore {
         let stored: Vec<u8> = sqlx::query_scalar("SELECT secret FROM server_secret WHERE id = 1")
             .fetch_one(&self.pool)
             .await?;
-        stored
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("server secret is not 32 bytes".into()))
+        stored.try_into().map_err(|_| StoreError::Corrupt("server secret is not 32 bytes".into()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -200,15 +192,10 @@ fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {
         },
         text: MessageText::from_trusted(row.try_get("text")?),
         ts: row.try_get("ts")?,
-        client_id: row
-            .try_get::<Option<String>, _>("client_id")?
-            .map(ClientId::from_trusted),
+        client_id: row.try_get::<Option<String>, _>("client_id")?.map(ClientId::from_trusted),
     })
 }
 
 fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
