@@ -10,37 +10,21 @@ fn baat_chit() -> Command {
 fn help_explains_every_flag() {
     let output = baat_chit().arg("--help").output().expect("the binary runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in [
-        "--listen",
-        "--database",
-        "--presence-grace",
-        "--max-payload",
-    ] {
+    for flag in ["--listen", "--database", "--presence-grace", "--max-payload"] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
-    assert!(
-        help.contains("BAATCHIT_DATABASE"),
-        "env vars are named:\n{help}"
-    );
+    assert!(help.contains("BAATCHIT_DATABASE"), "env vars are named:\n{help}");
 }
 
 #[test]
 fn a_database_it_cannot_open_is_a_one_line_error_and_exit_code_1() {
     let output = baat_chit()
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            "sqlite:///nonexistent-dir/x/chat.db",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--database", "sqlite:///nonexistent-dir/x/chat.db"])
         .output()
         .expect("the binary runs");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("baat-chit:"))
-        .collect();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("baat-chit:")).collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("cannot open the database"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -49,12 +33,7 @@ fn a_database_it_cannot_open_is_a_one_line_error_and_exit_code_1() {
 #[test]
 fn an_unsupported_database_url_is_refused_clearly() {
     let output = baat_chit()
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            "mysql://localhost/db",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--database", "mysql://localhost/db"])
         .output()
         .expect("the binary runs");
     assert_eq!(output.status.code(), Some(1));

@@ -18,11 +18,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("the server answers")
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("the server answers")
     }
 }
 
@@ -30,13 +26,8 @@ impl TestApp {
 pub fn test_config() -> (Config, TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = format!("sqlite://{}", dir.path().join("test.db").display());
-    let config = Config::parse_from([
-        "baat-chit",
-        "--listen",
-        "127.0.0.1:0",
-        "--database",
-        &database,
-    ]);
+    let config =
+        Config::parse_from(["baat-chit", "--listen", "127.0.0.1:0", "--database", &database]);
     (config, dir)
 }
 
@@ -49,9 +40,7 @@ pub async fn spawn_app() -> TestApp {
 /// Spawns an app on a given store, e.g. one that fails on purpose.
 pub async fn spawn_app_with_store(store: Arc<dyn Store>) -> TestApp {
     let (config, dir) = test_config();
-    let app = App::build_with_store(config, store)
-        .await
-        .expect("the app builds");
+    let app = App::build_with_store(config, store).await.expect("the app builds");
     serve(app, dir)
 }
 
@@ -61,10 +50,5 @@ fn serve(app: App, dir: TempDir) -> TestApp {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        _stop: stop,
-        _dir: dir,
-    }
+    TestApp { address, client: reqwest::Client::new(), _stop: stop, _dir: dir }
 }

@@ -15,10 +15,7 @@ async fn fresh_store() -> (Arc<dyn Store>, TempDir, String) {
 fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> MessageDraft {
     MessageDraft {
         room: RoomName::parse(room).expect("room"),
-        user: User {
-            id: user,
-            name: DisplayName::parse("Asha").expect("name"),
-        },
+        user: User { id: user, name: DisplayName::parse("Asha").expect("name") },
         text: MessageText::parse(text.into()).expect("text"),
         client_id: client_id.map(|c| ClientId::parse(c.into()).expect("client id")),
     }
@@ -28,21 +25,12 @@ fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> Messa
 async fn each_room_numbers_its_messages_from_one_without_gaps() {
     let (store, _dir, _) = fresh_store().await;
     let user = UserId::random();
-    let batch = [
-        draft("a", user, "1", None),
-        draft("b", user, "1", None),
-        draft("a", user, "2", None),
-    ];
+    let batch =
+        [draft("a", user, "1", None), draft("b", user, "1", None), draft("a", user, "2", None)];
     let stored = store.append(&batch).await.expect("appended");
-    let seqs: Vec<_> = stored
-        .iter()
-        .map(|s| (s.message.room.to_string(), s.message.seq))
-        .collect();
+    let seqs: Vec<_> = stored.iter().map(|s| (s.message.room.to_string(), s.message.seq)).collect();
     assert_eq!(seqs, [("a".into(), 1), ("b".into(), 1), ("a".into(), 2)]);
-    let more = store
-        .append(&[draft("a", user, "3", None)])
-        .await
-        .expect("appended");
+    let more = store.append(&[draft("a", user, "3", None)]).await.expect("appended");
     assert_eq!(more[0].message.seq, 3);
 }
 
@@ -50,20 +38,10 @@ async fn each_room_numbers_its_messages_from_one_without_gaps() {
 async fn a_repeated_client_id_returns_the_original_and_stores_nothing() {
     let (store, _dir, _) = fresh_store().await;
     let user = UserId::random();
-    let first = store
-        .append(&[draft("a", user, "hi", Some("c1"))])
-        .await
-        .expect("first");
-    let batch = [
-        draft("a", user, "hi", Some("c1")),
-        draft("a", user, "hi", Some("c1")),
-    ];
+    let first = store.append(&[draft("a", user, "hi", Some("c1"))]).await.expect("first");
+    let batch = [draft("a", user, "hi", Some("c1")), draft("a", user, "hi", Some("c1"))];
     let again = store.append(&batch).await.expect("again");
-    assert!(
-        again
-            .iter()
-            .all(|a| a.duplicate && a.message == first[0].message)
-    );
+    assert!(again.iter().all(|a| a.duplicate && a.message == first[0].message));
     let room = RoomName::parse("a").expect("room");
     let page = store.read(&room, Slice::Latest, 50).await.expect("read");
     assert_eq!(page.messages.len(), 1);
@@ -84,9 +62,7 @@ async fn another_user_may_reuse_a_client_id() {
 async fn pages_read_oldest_first_and_say_whether_more_lie_beyond() {
     let (store, _dir, _) = fresh_store().await;
     let user = UserId::random();
-    let batch: Vec<_> = (1..=10)
-        .map(|i| draft("a", user, &i.to_string(), None))
-        .collect();
+    let batch: Vec<_> = (1..=10).map(|i| draft("a", user, &i.to_string(), None)).collect();
     store.append(&batch).await.expect("appended");
     let room = RoomName::parse("a").expect("room");
     let seqs =
@@ -94,10 +70,7 @@ async fn pages_read_oldest_first_and_say_whether_more_lie_beyond() {
 
     let latest = store.read(&room, Slice::Latest, 3).await.expect("latest");
     assert_eq!((seqs(&latest), latest.has_more), (vec![8, 9, 10], true));
-    let before = store
-        .read(&room, Slice::Before(3), 5)
-        .await
-        .expect("before");
+    let before = store.read(&room, Slice::Before(3), 5).await.expect("before");
     assert_eq!((seqs(&before), before.has_more), (vec![1, 2], false));
     let after = store.read(&room, Slice::After(6), 3).await.expect("after");
     assert_eq!((seqs(&after), after.has_more), (vec![7, 8, 9], true));

@@ -26,10 +26,7 @@ async fn the_app_is_served_at_the_root_and_at_a_room_url() {
     for path in ["/", "/r/general", "/r/Some%20Room"] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
-        let kind = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok());
+        let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok());
         assert_eq!(kind, Some("text/html"), "{path}");
     }
 }
