@@ -15,7 +15,7 @@ run: web
 
 # Every test: formatting, lints, strict TypeScript, Rust unit and
 # integration tests, the contract suite and the browser suite.
-test: check web
+test: web check
 	$(CARGO) test
 	$(CARGO) build
 	npm run test:contract

@@ -3,5 +3,6 @@
 mod cli;
 mod health;
 mod helpers;
+mod protocol;
 mod store;
 mod web;

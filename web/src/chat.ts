@@ -1,0 +1,244 @@
+/**
+ * The chat controller: which room this page is in, joining and re-joining
+ * it (with `since`, so a reconnect fills the gap without doubles), and
+ * turning server events into state changes. The UI talks to it through
+ * the methods below and hears back through `ChatView`.
+ */
+import { identity } from "./identity";
+import { explainJoinError, isNameError } from "./errors";
+import type { AckError, Message, Presence, Typing } from "./protocol";
+import { Outbox } from "./outbox";
+import type { ChatClient } from "./socket";
+import { addNotice, applyPresence, emptyRoom, highestSeq, mergeMessages, type AppState, type Store } from "./state";
+import { mentions, noticePhrase, phraseText } from "./text";
+import { TypingTracker } from "./typing";
+
+const ROOMS_DEBOUNCE_MS = 300;
+
+export interface ChatView {
+  /** Ask for a (new) name for `room`, showing `error` if there is one. */
+  askName(room: string, error: string, name: string): void;
+  /** The join ack arrived: the room's canonical (lower-case) name. */
+  entered(room: string): void;
+  announce(text: string): void;
+  mentioned(m: Message): void;
+}
+
+export class Chat {
+  readonly outbox: Outbox;
+  /** The room this page wants to be in (lower-case). */
+  private target = "";
+  /** Joined `target` at least once, so a reconnect re-joins with `since`. */
+  private member = false;
+  /** Bumped on every room switch; answers for an older room are ignored. */
+  private generation = 0;
+  private joiningGeneration = -1;
+  private name: string | null = identity.name();
+  private readonly typists: TypingTracker;
+  private roomsTimer = 0;
+
+  constructor(
+    private readonly client: ChatClient,
+    private readonly store: Store<AppState>,
+    private readonly view: ChatView,
+  ) {
+    this.outbox = new Outbox(client, store);
+    this.typists = new TypingTracker(client);
+    this.wire();
+  }
+
+  get room(): string {
+    return this.target;
+  }
+
+  /** Enters `room`, leaving the current one. */
+  switchRoom(room: string): void {
+    const next = room.trim().toLowerCase();
+    if (next === this.target) return;
+    if (this.store.state.room.joined) void this.client.leave(this.target);
+    this.generation++;
+    this.target = next;
+    this.member = false;
+    this.typists.reset();
+    this.store.update((s) => (s.room = emptyRoom(next)));
+    if (this.name) this.ensureJoined();
+    else this.view.askName(next, "", "");
+  }
+
+  /** The name dialog's submit: resolves to an error to show, or null when in. */
+  async submitName(name: string): Promise<string | null> {
+    const error = await this.join(name);
+    if (error) return error.message;
+    this.name = this.store.state.room.you?.name ?? name;
+    identity.setName(this.name);
+    return null;
+  }
+
+  /** Fetches the page of messages before the oldest one shown. */
+  async loadOlder(): Promise<void> {
+    const room = this.store.state.room;
+    const oldest = room.messages[0];
+    if (!room.joined || room.loadingOlder || !room.hasOlder || !oldest) return;
+    this.store.update(() => (room.loadingOlder = true));
+    const ack = await this.client.history(room.name, { before: oldest.seq, limit: 50 });
+    this.store.update(() => {
+      room.loadingOlder = false;
+      if (!ack.ok) return;
+      mergeMessages(room, ack.messages);
+      room.hasOlder = ack.hasMore;
+    });
+  }
+
+  /** The composer has text (true) or was emptied, sent or left (false). */
+  typing(active: boolean): void {
+    if (this.store.state.room.joined) this.typists.local(this.target, active);
+  }
+
+  send(text: string): void {
+    this.typing(false);
+    this.outbox.send(text);
+  }
+
+  /** Called every second for time-based expiries. */
+  tick(now: number): void {
+    this.outbox.tick(now);
+    const stale = this.typists.stale(now);
+    if (stale.length) this.store.update((s) => stale.forEach((id) => this.typists.stopped(s.room, id)));
+  }
+
+  /** Joins the target room if connected, named, and not already in or joining it. */
+  ensureJoined(): void {
+    const name = this.store.state.room.you?.name ?? this.name;
+    if (!name || !this.client.socket.connected || this.store.state.room.joined) return;
+    if (this.joiningGeneration === this.generation) return;
+    void this.join(name).then((error) => {
+      if (error && isNameError(error)) this.view.askName(this.target, error.message, name);
+    });
+  }
+
+  private async join(name: string): Promise<AckError | null> {
+    const generation = (this.joiningGeneration = this.generation);
+    const room = this.store.state.room;
+    const since = this.member && room.messages.length ? highestSeq(room) : undefined;
+    const ack = await this.client.join(this.target, name, since);
+    if (this.joiningGeneration === generation) this.joiningGeneration = -1;
+    if (generation !== this.generation) {
+      // The person moved on while this join was in flight; do not linger there.
+      if (ack.ok && ack.room !== this.target) void this.client.leave(ack.room);
+      return null;
+    }
+    if (!ack.ok) {
+      const error = { ...ack.error, message: explainJoinError(ack.error, this.target) };
+      // A name problem is the name dialog's to show; anything else shows in the room.
+      if (!isNameError(error)) this.store.update(() => (room.joinError = error.message));
+      return error;
+    }
+    this.member = true;
+    this.store.update(() => {
+      Object.assign(room, { name: ack.room, joined: true, you: ack.you, count: ack.count, joinError: null });
+      room.users = new Map([...ack.users, ack.you].map((u) => [u.id, u]));
+      mergeMessages(room, ack.history);
+      if (since === undefined) room.hasOlder = ack.hasMore;
+    });
+    this.target = ack.room;
+    this.view.entered(ack.room);
+    if (since !== undefined && ack.hasMore) await this.fillForward(generation);
+    this.outbox.flush();
+    void this.refreshRooms();
+    return null;
+  }
+
+  /** After a long absence the re-join returns the first 500; page through the rest. */
+  private async fillForward(generation: number): Promise<void> {
+    for (;;) {
+      const room = this.store.state.room;
+      const ack = await this.client.history(room.name, { after: highestSeq(room), limit: 100 });
+      if (generation !== this.generation || !ack.ok) return;
+      this.store.update(() => mergeMessages(room, ack.messages));
+      if (!ack.hasMore || !ack.messages.length) return;
+    }
+  }
+
+  /** Presence changes come in bursts; one rooms request per burst is enough. */
+  private refreshRoomsSoon(): void {
+    window.clearTimeout(this.roomsTimer);
+    this.roomsTimer = window.setTimeout(() => void this.refreshRooms(), ROOMS_DEBOUNCE_MS);
+  }
+
+  async refreshRooms(): Promise<void> {
+    if (!this.client.socket.connected) return;
+    const ack = await this.client.rooms();
+    if (ack.ok) this.store.update((s) => (s.rooms = ack.rooms));
+  }
+
+  private wire(): void {
+    const socket = this.client.socket;
+    socket.on("session", ({ userId, token }) => {
+      identity.setToken(token);
+      this.client.setToken(token);
+      this.store.update((s) => (s.userId = userId));
+    });
+    socket.on("connect", () => {
+      this.store.update((s) => (s.connection = "online"));
+      this.ensureJoined();
+      void this.refreshRooms();
+    });
+    socket.on("disconnect", () => {
+      this.joiningGeneration = -1;
+      this.typists.reset();
+      this.store.update((s) => {
+        s.connection = "reconnecting";
+        s.room.joined = false;
+        s.room.typing.clear();
+      });
+      this.outbox.disconnected();
+    });
+    socket.on("connect_error", () => {
+      // Rejected by the server's middleware: socket.io will not retry by itself.
+      if (!socket.active) window.setTimeout(() => socket.connect(), 2000);
+    });
+    socket.on("message", (m) => this.onMessage(m));
+    socket.on("presence", (p) => this.onPresence(p));
+    socket.on("typing", (t) => this.onTyping(t));
+  }
+
+  private onMessage(m: Message): void {
+    const room = this.store.state.room;
+    // Kept even before the (re-)join ack: it may be newer than the ack's
+    // history, and merging by id makes any overlap harmless.
+    if (m.room !== room.name) return;
+    const mine = m.user.id === room.you?.id;
+    let fresh = false;
+    this.store.update((s) => {
+      fresh = mergeMessages(room, [m]).length > 0;
+      if (fresh && !room.users.has(m.user.id) && !room.unannounced.has(m.user.id)) room.unannounced.set(m.user.id, m.seq);
+      if (fresh && !mine && document.visibilityState === "hidden") s.unread++;
+      this.typists.stopped(room, m.user.id);
+    });
+    if (!fresh || mine) return;
+    this.view.announce(`${m.user.name}: ${m.text}`);
+    if (mentions(m.text, room.you?.name ?? null)) this.view.mentioned(m);
+  }
+
+  private onPresence(p: Presence): void {
+    const room = this.store.state.room;
+    // Before the join ack, its user list is the truth; this batch is older.
+    if (p.room !== room.name || !room.joined) return;
+    const me = room.you?.id;
+    this.store.update(() => {
+      const { joined, left } = applyPresence(room, p);
+      const now = Date.now();
+      for (const [kind, users] of [["joined", joined], ["left", left]] as const) {
+        const others = users.filter((u) => u.id !== me);
+        if (addNotice(room, kind, others, now)) this.view.announce(phraseText(noticePhrase(kind, others.map((u) => u.name))));
+      }
+    });
+    this.refreshRoomsSoon();
+  }
+
+  private onTyping(t: Typing): void {
+    const room = this.store.state.room;
+    if (t.room !== room.name || t.user.id === room.you?.id) return;
+    this.store.update(() => this.typists.remote(room, t));
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The server's error codes in the app's own words. The server's `message`
+ * is a fallback for codes the app has nothing better to say about.
+ */
+import { LIMITS, type AckError } from "./protocol";
+
+export const isNameError = (e: AckError): boolean => e.code === "name_taken" || e.code === "invalid_name";
+
+/** Why a join was refused, as a sentence for the name dialog or the room. */
+export function explainJoinError(e: AckError, room: string): string {
+  switch (e.code) {
+    case "name_taken":
+      return `Someone in #${room} already goes by that name. Please choose another.`;
+    case "invalid_name":
+      return `Names are 1 to ${LIMITS.nameMax} characters, without control characters.`;
+    case "invalid_room":
+      return `Room names are 1 to ${LIMITS.roomMax} characters, without control characters.`;
+    case "timeout":
+      return "The server did not answer. Please try again.";
+    default:
+      return e.message;
+  }
+}
+
+/** Why a message was not sent, to follow "Not sent: ". */
+export function explainSendError(e: AckError): string {
+  switch (e.code) {
+    case "rate_limited":
+      return `sending too fast; try again in ${Math.ceil((e.retryAfterMs ?? 1000) / 1000)} s.`;
+    case "timeout":
+      return "the server did not answer.";
+    case "unavailable":
+      return "the server cannot store messages right now.";
+    case "not_in_room":
+      return "this page is not in the room yet.";
+    default:
+      return e.message;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Wiring: builds the store, the socket client, the controller and the UI
+ * pieces, connects them, and keeps the URL (/r/<room>) in step with the
+ * room. Everything with behaviour lives in the modules it imports.
+ */
+import { Chat, type ChatView } from "./chat";
+import { identity } from "./identity";
+import { DEFAULT_ROOM } from "./protocol";
+import { roomFromPath, roomPath, roomProblem } from "./route";
+import { ChatClient } from "./socket";
+import { emptyRoom, Store, type AppState, type RoomState } from "./state";
+import { Announcer } from "./ui/announcer";
+import { Banner } from "./ui/banner";
+import { Composer } from "./ui/composer";
+import { Drawer } from "./ui/drawer";
+import { Header } from "./ui/header";
+import { NameDialog } from "./ui/nameDialog";
+import { MentionNotifier } from "./ui/notify";
+import { PeoplePanel } from "./ui/people";
+import { RoomsPanel } from "./ui/rooms";
+import { Timeline } from "./ui/timeline";
+import { TypingLine } from "./ui/typing";
+
+const ROOMS_REFRESH_MS = 10_000;
+
+function main(): void {
+  const store = new Store<AppState>({ connection: "connecting", userId: null, room: emptyRoom(""), rooms: [], unread: 0 });
+  const client = new ChatClient(identity.token());
+  const announcer = new Announcer();
+  const notifier = new MentionNotifier();
+  const roomsDrawer = new Drawer("rooms-panel", "rooms-toggle");
+  new Drawer("people-panel", "people-toggle");
+
+  let dialog: NameDialog | null = null;
+  const view: ChatView = {
+    askName: (room, error, name) => dialog?.open(room, error, name),
+    entered: (room) => {
+      // Show the canonical (lower-case) name in the address bar.
+      if (location.pathname.startsWith("/r/") && roomFromPath(location.pathname) !== room) {
+        history.replaceState(null, "", roomPath(room));
+      }
+    },
+    announce: (text) => announcer.say(text),
+    mentioned: (m) => notifier.mention(m),
+  };
+  const chat = new Chat(client, store, view);
+  dialog = new NameDialog((name) => chat.submitName(name), () => composer.focus());
+
+  const go = (room: string, push: boolean): boolean => {
+    const problem = roomProblem(room);
+    rooms.showError(problem ?? "");
+    if (problem) return false;
+    roomsDrawer.close(false);
+    const next = room.trim().toLowerCase();
+    if (push && next !== chat.room) history.pushState(null, "", roomPath(next));
+    chat.switchRoom(next);
+    composer.focus();
+    return true;
+  };
+
+  const rooms = new RoomsPanel((room) => go(room, true));
+  const timeline = new Timeline({
+    loadOlder: () => void chat.loadOlder(),
+    retry: (id) => chat.outbox.retry(id),
+    discard: (id) => chat.outbox.discard(id),
+  });
+  const composer = new Composer({
+    send: (text) => {
+      timeline.stickToBottom();
+      chat.send(text);
+    },
+    typing: (active) => chat.typing(active),
+  });
+
+  render(store, { header: new Header(), banner: new Banner(), timeline, people: new PeoplePanel(), typing: new TypingLine(), rooms, composer });
+
+  window.addEventListener("popstate", () => go(roomFromPath(location.pathname), false));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") store.update((s) => (s.unread = 0));
+  });
+  window.setInterval(() => chat.tick(Date.now()), 1000);
+  window.setInterval(() => void chat.refreshRooms(), ROOMS_REFRESH_MS);
+
+  const start = roomFromPath(location.pathname);
+  go(roomProblem(start) ? DEFAULT_ROOM : start, false);
+}
+
+interface Views {
+  header: Header;
+  banner: Banner;
+  timeline: Timeline;
+  people: PeoplePanel;
+  typing: TypingLine;
+  rooms: RoomsPanel;
+  composer: Composer;
+}
+
+/** Every state change re-renders each view; each view skips work that did not change. */
+function render(store: Store<AppState>, v: Views): void {
+  let shown: RoomState | null = null;
+  store.subscribe((s) => {
+    if (s.room !== shown) {
+      shown = s.room;
+      v.timeline.reset();
+      v.composer.setPlaceholder(s.room.name);
+    }
+    v.header.render(s);
+    v.banner.render(s.connection);
+    v.timeline.render(s.room);
+    v.people.render(s.room);
+    v.typing.render(s.room);
+    v.rooms.render(s.rooms, s.room.name, s.room.count);
+  });
+}
+
+main();

@@ -1,0 +1,91 @@
+/**
+ * The typed Socket.IO client: one method per contract event, each resolving
+ * to the server's ack (or a client-side `timeout` error), never rejecting.
+ */
+import { io, type Socket } from "socket.io-client";
+import type {
+  Ack,
+  ClientToServerEvents,
+  HistoryReply,
+  JoinReply,
+  Message,
+  RoomCount,
+  ServerToClientEvents,
+} from "./protocol";
+
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** How long to wait for an ack before calling the request failed. */
+const ACK_TIMEOUT_MS = 8000;
+
+/** The untyped shape of `socket.timeout(ms)`, for the one generic helper below. */
+interface LooseEmitter {
+  emit(event: string, payload: unknown, cb: (err: Error | null, ack: unknown) => void): void;
+}
+
+function isAck<T>(value: unknown): value is Ack<T> {
+  return typeof value === "object" && value !== null && "ok" in value;
+}
+
+/** Emits `event` and resolves with its ack, a timeout, or a malformed-reply error. */
+function call<T>(socket: ChatSocket, event: string, payload: unknown): Promise<Ack<T>> {
+  return new Promise((resolve) => {
+    const emitter = socket.timeout(ACK_TIMEOUT_MS) as unknown as LooseEmitter;
+    emitter.emit(event, payload, (err, ack) => {
+      if (err) {
+        resolve({ ok: false, error: { code: "timeout", message: "The server did not answer in time." } });
+      } else if (isAck<T>(ack)) {
+        resolve(ack);
+      } else {
+        resolve({ ok: false, error: { code: "bad_request", message: "The server sent an unexpected reply." } });
+      }
+    });
+  });
+}
+
+export class ChatClient {
+  readonly socket: ChatSocket;
+
+  /** Connects to the page's own origin, as the person `token` names (if any). */
+  constructor(token: string | null) {
+    this.socket = io({
+      auth: token ? { token } : {},
+      // Come back quickly after a server restart; the default tops out at 5 s.
+      reconnectionDelayMax: 3000,
+    });
+    this.socket.on("disconnect", (reason) => {
+      // A server-side disconnect (restart, slow-consumer kick) is not retried
+      // by socket.io-client itself, but this app always wants to be connected.
+      if (reason === "io server disconnect") window.setTimeout(() => this.socket.connect(), 1000);
+    });
+  }
+
+  /** Future reconnects carry the newest token. */
+  setToken(token: string): void {
+    this.socket.auth = { token };
+  }
+
+  join(room: string, name: string, since?: number): Promise<Ack<JoinReply>> {
+    return call(this.socket, "join", since === undefined ? { room, name } : { room, name, since });
+  }
+
+  leave(room: string): Promise<Ack<object>> {
+    return call(this.socket, "leave", { room });
+  }
+
+  send(room: string, text: string, clientId: string): Promise<Ack<{ message: Message }>> {
+    return call(this.socket, "message", { room, text, clientId });
+  }
+
+  history(room: string, page: { before?: number; after?: number; limit?: number }): Promise<Ack<HistoryReply>> {
+    return call(this.socket, "history", { room, ...page });
+  }
+
+  rooms(): Promise<Ack<{ rooms: RoomCount[] }>> {
+    return call(this.socket, "rooms", {});
+  }
+
+  typing(room: string, typing: boolean): void {
+    if (this.socket.connected) this.socket.emit("typing", { room, typing });
+  }
+}

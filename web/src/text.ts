@@ -1,0 +1,156 @@
+/**
+ * Pure text helpers for rendering: finding links and mentions in a message,
+ * and formatting times and days. They return plain data; turning it into
+ * DOM nodes (always as text) is the job of ui/message.ts.
+ */
+
+export type Piece =
+  | { kind: "text"; text: string }
+  | { kind: "mention"; text: string }
+  | { kind: "link"; text: string; href: string };
+
+/** Candidate links: only http(s); anything else (javascript:, data:) stays text. */
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/giu;
+/** Punctuation that usually ends a sentence rather than a URL. */
+const TRAILING = /[.,;:!?'")\]}>]+$/u;
+
+/** Trims trailing punctuation, but keeps a ")" that closes a "(" in the URL. */
+function trimLink(raw: string): string {
+  let link = raw.replace(TRAILING, "");
+  const rest = raw.slice(link.length);
+  const opens = (link.match(/\(/g) ?? []).length;
+  const closes = (link.match(/\)/g) ?? []).length;
+  if (rest.startsWith(")") && opens > closes) link += ")";
+  return link;
+}
+
+/** The URL as an href if it parses and is http(s); null otherwise. */
+export function safeHref(candidate: string): string | null {
+  try {
+    const url = new URL(candidate);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Splits text into plain pieces and mentions of `name` (whole words, any case, optional @). */
+export function splitMentions(text: string, name: string | null): Piece[] {
+  const trimmed = name?.trim();
+  if (!trimmed) return text ? [{ kind: "text", text }] : [];
+  const re = new RegExp(`(?<![\\p{L}\\p{N}_@])@?${escapeRegExp(trimmed)}(?![\\p{L}\\p{N}_])`, "giu");
+  const pieces: Piece[] = [];
+  let at = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > at) pieces.push({ kind: "text", text: text.slice(at, m.index) });
+    pieces.push({ kind: "mention", text: m[0] });
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) pieces.push({ kind: "text", text: text.slice(at) });
+  return pieces;
+}
+
+/** Links first, then mentions inside the text between them. */
+export function tokenize(text: string, name: string | null): Piece[] {
+  const pieces: Piece[] = [];
+  let at = 0;
+  for (const m of text.matchAll(LINK)) {
+    const link = trimLink(m[0]);
+    const href = safeHref(link);
+    if (!href) continue;
+    pieces.push(...splitMentions(text.slice(at, m.index), name));
+    pieces.push({ kind: "link", text: link, href });
+    at = m.index + link.length;
+  }
+  pieces.push(...splitMentions(text.slice(at), name));
+  return pieces;
+}
+
+export function mentions(text: string, name: string | null): boolean {
+  return splitMentions(text, name).some((p) => p.kind === "mention");
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+const dated = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });
+
+export const formatTime = (ts: number): string => clock.format(ts);
+
+/** "1:28" rather than "1:28 PM", to fit beside a grouped message. */
+export function formatShortTime(ts: number): string {
+  return clock
+    .formatToParts(ts)
+    .filter((part) => part.type !== "dayPeriod")
+    .map((part) => part.value)
+    .join("")
+    .trim();
+}
+export const formatFull = (ts: number): string => full.format(ts);
+
+/** A local calendar day, for grouping and separators. */
+export function dayKey(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", "Monday, 24 November", or with the year when it is not this one. */
+export function dayLabel(ts: number, now = Date.now()): string {
+  const key = dayKey(ts);
+  if (key === dayKey(now)) return "Today";
+  const yesterday = new Date(now);
+  yesterday.setDate(yesterday.getDate() - 1);
+  if (key === dayKey(yesterday.getTime())) return "Yesterday";
+  const sameYear = new Date(ts).getFullYear() === new Date(now).getFullYear();
+  return sameYear ? weekday.format(ts) : dated.format(ts);
+}
+
+/** A stable colour slot (0–7) per user, so avatars are recognisable. */
+export function hueOf(id: string): number {
+  let h = 0;
+  for (const ch of id) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h % 8;
+}
+
+/** The first letter (or digit, or emoji) of a name, for its avatar; skips marks and controls. */
+export function initial(name: string): string {
+  const first = /[\p{L}\p{N}\p{So}]/u.exec(name)?.[0] ?? "?";
+  return first.toLocaleUpperCase();
+}
+
+/** 32 random hex digits; randomUUID needs a secure context, this does not. */
+export function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Text with people's names kept apart, so the UI can isolate each name's direction. */
+export type Phrase = Array<string | { name: string }>;
+
+export const phraseText = (phrase: Phrase): string =>
+  phrase.map((part) => (typeof part === "string" ? part : part.name)).join("");
+
+/** "Asha", "Asha and Bilal", "Asha, Bilal and Chen", "Asha, Bilal and 3 others". */
+function listNames(names: string[]): Phrase {
+  const [a = "", b = "", c = ""] = names;
+  if (names.length === 1) return [{ name: a }];
+  if (names.length === 2) return [{ name: a }, " and ", { name: b }];
+  if (names.length === 3) return [{ name: a }, ", ", { name: b }, " and ", { name: c }];
+  return [{ name: a }, ", ", { name: b }, ` and ${names.length - 2} others`];
+}
+
+/** "Asha joined", "Asha, Bilal and 3 others left". */
+export function noticePhrase(kind: "joined" | "left", names: string[]): Phrase {
+  return [...listNames(names), ` ${kind}`];
+}
+
+/** "Bilal is typing…", "Asha and Bilal are typing…", "Several people are typing…". */
+export function typingPhrase(names: string[]): Phrase {
+  if (!names.length) return [];
+  if (names.length > 2) return ["Several people are typing…"];
+  return [...listNames(names), names.length === 1 ? " is typing…" : " are typing…"];
+}

@@ -1,0 +1,82 @@
+/**
+ * Turns a room's state into the ordered rows of the timeline: day
+ * separators, messages grouped by author, notices at the point they
+ * happened, and this page's unsent messages last. Each row has a stable
+ * key and a signature of everything that changes how it looks, so the
+ * timeline re-renders only rows whose signature changed.
+ */
+import type { Message, User } from "../protocol";
+import type { Notice, Pending, RoomState } from "../state";
+import { dayKey, dayLabel, mentions, noticePhrase } from "../text";
+import { dayRow, messageRow, noticeRow, pendingRow, type PendingActions } from "./message";
+
+export interface Row {
+  key: string;
+  sig: string;
+  build: () => HTMLLIElement;
+}
+
+/** Messages from one author this close together share one header. */
+const GROUP_GAP_MS = 5 * 60 * 1000;
+
+interface Cursor {
+  /** The previous row's author and time when it was a message, else null. */
+  last: { userId: string; ts: number } | null;
+  day: string | null;
+}
+
+function dayBreak(rows: Row[], cursor: Cursor, ts: number): void {
+  const day = dayKey(ts);
+  if (day === cursor.day) return;
+  const label = dayLabel(ts);
+  rows.push({ key: `day:${day}`, sig: label, build: () => dayRow(label) });
+  cursor.day = day;
+  cursor.last = null;
+}
+
+function pushMessage(rows: Row[], cursor: Cursor, m: Message, you: User | null): void {
+  dayBreak(rows, cursor, m.ts);
+  const grouped = cursor.last !== null && cursor.last.userId === m.user.id && m.ts - cursor.last.ts < GROUP_GAP_MS;
+  const mine = you !== null && m.user.id === you.id;
+  const myName = you?.name ?? null;
+  const mentioned = !mine && mentions(m.text, myName);
+  rows.push({
+    key: `m:${m.id}`,
+    sig: `${grouped}|${mine}|${myName}|${mentioned}`,
+    build: () => messageRow(m, { grouped, mine, myName, mentioned }),
+  });
+  cursor.last = { userId: m.user.id, ts: m.ts };
+}
+
+function pushNotice(rows: Row[], cursor: Cursor, n: Notice): void {
+  const phrase = noticePhrase(n.kind, n.names);
+  rows.push({ key: `n:${n.key}`, sig: JSON.stringify(phrase), build: () => noticeRow(phrase) });
+  cursor.last = null;
+}
+
+function pushPending(rows: Row[], cursor: Cursor, p: Pending, you: User, actions: PendingActions): void {
+  dayBreak(rows, cursor, Date.now());
+  const grouped = cursor.last !== null && cursor.last.userId === you.id;
+  rows.push({
+    key: `p:${p.clientId}`,
+    sig: `${grouped}|${p.status}|${p.error ?? ""}`,
+    build: () => pendingRow(p, you, grouped, actions),
+  });
+  cursor.last = { userId: you.id, ts: Date.now() };
+}
+
+export function buildRows(room: RoomState, actions: PendingActions): Row[] {
+  const rows: Row[] = [];
+  const cursor: Cursor = { last: null, day: null };
+  let n = 0;
+  for (const m of room.messages) {
+    while (n < room.notices.length && room.notices[n]!.afterSeq < m.seq) pushNotice(rows, cursor, room.notices[n++]!);
+    pushMessage(rows, cursor, m, room.you);
+  }
+  while (n < room.notices.length) pushNotice(rows, cursor, room.notices[n++]!);
+  if (room.you) {
+    const you = room.you;
+    for (const p of room.pending) pushPending(rows, cursor, p, you, actions);
+  }
+  return rows;
+}

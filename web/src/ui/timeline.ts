@@ -1,0 +1,153 @@
+/**
+ * The scrolling timeline. Renders rows by key (only changed rows are
+ * rebuilt), keeps the reader's place when older messages are prepended or
+ * new ones arrive while scrolled up (then a "new messages" pill appears),
+ * and asks for older history when the reader nears the top.
+ */
+import type { RoomState } from "../state";
+import { byId } from "./dom";
+import type { PendingActions } from "./message";
+import { buildRows } from "./rows";
+
+/** Within this many pixels of the bottom counts as "reading the latest". */
+const BOTTOM_SLACK = 48;
+/** Start fetching older messages this close to the top. */
+const TOP_TRIGGER = 160;
+
+export interface TimelineActions extends PendingActions {
+  loadOlder: () => void;
+}
+
+export class Timeline {
+  private readonly scroller = byId("timeline");
+  private readonly list = byId<HTMLOListElement>("messages");
+  private readonly olderButton = byId<HTMLButtonElement>("load-older");
+  private readonly pill = byId<HTMLButtonElement>("new-pill");
+  private readonly start = byId("timeline-start");
+  private readonly startRoom = byId("start-room");
+  private readonly startText = byId("start-text");
+  private cache = new Map<string, { sig: string; node: HTMLLIElement }>();
+  private lastKey: string | null = null;
+  private stickNext = true;
+  private hasOlder = false;
+  /** Whether the reader is at the newest message, as of their last scroll. */
+  private following = true;
+  /** scrollTop as last seen or set here; a difference means a scroll whose event is still pending. */
+  private knownTop = 0;
+
+  constructor(private readonly actions: TimelineActions) {
+    this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.olderButton.addEventListener("click", () => actions.loadOlder());
+    this.pill.addEventListener("click", () => this.scrollToBottom());
+    // A phone keyboard opening or a window resize must not lose the newest message.
+    new ResizeObserver(() => {
+      if (this.following) this.scrollToBottom();
+    }).observe(this.scroller);
+  }
+
+  /** The next render jumps to the newest message (entering a room, sending). */
+  stickToBottom(): void {
+    this.stickNext = true;
+  }
+
+  render(room: RoomState): void {
+    // Following is known from the last scroll (a resize may have moved the
+    // bottom since); a moved scrollTop means a scroll whose event is pending.
+    if (this.scroller.scrollTop !== this.knownTop) this.noteScroll();
+    const atBottom = this.stickNext || this.following;
+    const anchor = atBottom ? null : this.firstVisible();
+    const rows = buildRows(room, this.actions);
+    this.reconcile(rows);
+    this.hasOlder = room.hasOlder;
+    this.olderButton.hidden = !room.hasOlder;
+    this.olderButton.disabled = room.loadingOlder;
+    this.olderButton.textContent = room.loadingOlder ? "Loading older messages…" : "Load older messages";
+    this.renderStart(room);
+    const newLast = rows.length ? rows[rows.length - 1]!.key : null;
+    const grewAtEnd = newLast !== this.lastKey && newLast !== null && newLast.startsWith("m:");
+    this.lastKey = newLast;
+    if (atBottom) this.scrollToBottom();
+    else {
+      const node = anchor && this.cache.get(anchor.key)?.node;
+      if (node && anchor) this.scroller.scrollTop = node.offsetTop + node.offsetHeight - anchor.offset;
+      this.knownTop = this.scroller.scrollTop;
+      if (grewAtEnd) this.pill.hidden = false;
+    }
+    this.stickNext = false;
+  }
+
+  /** The room's beginning (or why it could not be entered) above its first message. */
+  private renderStart(room: RoomState): void {
+    this.start.hidden = !room.joinError && (!room.joined || room.hasOlder);
+    this.startRoom.textContent = room.name;
+    this.startText.textContent = room.joinError
+      ? `Could not enter this room: ${room.joinError}`
+      : room.messages.length
+        ? "This is the beginning of the room."
+        : "No messages yet. Say hello!";
+  }
+
+  /** Starts a fresh room: forget rows and jump to the end on next render. */
+  reset(): void {
+    this.cache.clear();
+    this.list.replaceChildren();
+    this.lastKey = null;
+    this.pill.hidden = true;
+    this.stickNext = true;
+  }
+
+  private reconcile(rows: ReturnType<typeof buildRows>): void {
+    const next = new Map<string, { sig: string; node: HTMLLIElement }>();
+    rows.forEach((row, i) => {
+      const old = this.cache.get(row.key);
+      const node = old && old.sig === row.sig ? old.node : row.build();
+      node.dataset["key"] = row.key;
+      next.set(row.key, { sig: row.sig, node });
+      const here = this.list.children[i];
+      if (here !== node) this.list.insertBefore(node, here ?? null);
+    });
+    for (const [key, entry] of this.cache) if (next.get(key)?.node !== entry.node) entry.node.remove();
+    this.cache = next;
+  }
+
+  private isAtBottom(): boolean {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight <= BOTTOM_SLACK;
+  }
+
+  /**
+   * The key of the first row in view and where its bottom edge is, to
+   * restore after changes. The row may be rebuilt (it loses its header
+   * when it joins a group), so its bottom, where its text ends, is what
+   * stays put. Day separators move when older messages of the same day
+   * arrive, so they cannot serve as anchors.
+   */
+  private firstVisible(): { key: string; offset: number } | null {
+    const top = this.scroller.scrollTop;
+    for (const node of this.list.children) {
+      const el = node as HTMLElement;
+      const key = el.dataset["key"];
+      const bottom = el.offsetTop + el.offsetHeight;
+      if (key && !key.startsWith("day:") && bottom > top) return { key, offset: bottom - top };
+    }
+    return null;
+  }
+
+  private scrollToBottom(): void {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.knownTop = this.scroller.scrollTop;
+    this.following = true;
+    this.pill.hidden = true;
+  }
+
+  private noteScroll(): void {
+    this.knownTop = this.scroller.scrollTop;
+    this.following = this.isAtBottom();
+  }
+
+  private onScroll(): void {
+    this.noteScroll();
+    if (this.following) this.pill.hidden = true;
+    if (this.hasOlder && this.scroller.scrollTop < TOP_TRIGGER) this.actions.loadOlder();
+  }
+}
