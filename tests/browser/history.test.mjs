@@ -2,8 +2,8 @@
 // a "new messages" pill instead of a yanked view, and the tab title and
 // desktop notification while the reader is away.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { eventually, joinBot, launchBrowser, messageTexts, openPerson, startServer } from "./support.mjs";
+import { describe, it } from "node:test";
+import { eventually, joinBot, messageTexts, openPerson, withServerAndBrowser } from "./support.mjs";
 
 const numbered = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => `message ${from + i}`);
 
@@ -29,14 +29,8 @@ function awayControls() {
 describe("history", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer({ args: ["--rate-limit", "1000"] });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser({ args: ["--rate-limit", "1000"] }, (s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("entering shows the latest 50, and scrolling up loads all older ones in order", async () => {

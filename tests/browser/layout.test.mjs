@@ -1,9 +1,9 @@
 // Layout and access: a 360 px phone without sideways scrolling, drawers
 // for rooms and people, and keyboard-only use.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
-  PHONE, eventually, joinBot, launchBrowser, messageTexts, onlineCount, openPerson, startServer,
+  PHONE, eventually, joinBot, messageTexts, onlineCount, openPerson, withServerAndBrowser,
 } from "./support.mjs";
 
 const noSidewaysScroll = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
@@ -11,14 +11,8 @@ const noSidewaysScroll = (page) => page.evaluate(() => document.documentElement.
 describe("layout", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser((s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("at 360 px wide nothing scrolls sideways, and people and rooms open from buttons", async () => {

@@ -1,22 +1,16 @@
 // Talking: messages both ways, pending → sent, failed → retry with the same
 // clientId, grouping, mentions, links, the composer's keys and counter.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
-  composer, eventually, joinBot, launchBrowser, messageTexts, openPerson, say, seeMessages, startServer,
+  composer, eventually, joinBot, messageTexts, openPerson, say, seeMessages, withServerAndBrowser,
 } from "./support.mjs";
 
 describe("messages", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser((s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("messages go both ways with author and time, and one author's run is grouped", async () => {

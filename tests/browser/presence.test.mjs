@@ -1,23 +1,16 @@
 // Who is here: the live count, the People list on every page, join and
 // leave notices (bursts summarised on one line), and "is typing…".
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
-  composer, eventually, joinBot, launchBrowser, noticeTexts, onlineCount, openPerson,
-  peopleNames, say, startServer,
+  composer, eventually, joinBot, noticeTexts, onlineCount, openPerson, peopleNames, say, withServerAndBrowser,
 } from "./support.mjs";
 
 describe("presence", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer({ args: ["--presence-grace", "1"] });
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser({ args: ["--presence-grace", "1"] }, (s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("every page shows the same count and names, updating as people come and go", async () => {

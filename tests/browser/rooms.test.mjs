@@ -1,9 +1,9 @@
 // Rooms: the list of active rooms with counts, joining or creating one by
 // name, one room at a time, and a shareable /r/<room> address.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
-  eventually, joinBot, launchBrowser, messageTexts, onlineCount, openPerson, peopleNames, say, seeMessages, startServer,
+  eventually, joinBot, messageTexts, onlineCount, openPerson, peopleNames, say, seeMessages, withServerAndBrowser,
 } from "./support.mjs";
 
 /** The rooms list as "name count" lines, and which one is current. */
@@ -15,14 +15,8 @@ async function roomList(page) {
 describe("rooms", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser((s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("the default room is general, and the list shows active rooms with their counts", async () => {

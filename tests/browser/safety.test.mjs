@@ -1,8 +1,10 @@
 // Hostile text: markup, scripts, javascript: links and direction overrides
 // in messages, names and room names reach the page as text and never run.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { cspViolations, eventually, joinBot, launchBrowser, messageTexts, noticeTexts, openPerson, peopleNames, startServer } from "./support.mjs";
+import { describe, it } from "node:test";
+import {
+  cspViolations, eventually, joinBot, messageTexts, noticeTexts, openPerson, peopleNames, withServerAndBrowser,
+} from "./support.mjs";
 
 const ATTACKS = [
   `<img src=x onerror="window.pwned='img'">`,
@@ -19,14 +21,8 @@ const HOSTILE_NAME = "<img src=x onerror=alert(1)>";
 describe("safety", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser((s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("hostile messages and names are shown as text and never run", async () => {

@@ -4,22 +4,18 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { DESKTOP, PHONE, eventually, lowContrastText, joinBot, launchBrowser, messageTexts, onlineCount, openPerson, say, startServer } from "./support.mjs";
+import { describe, it } from "node:test";
+import {
+  DESKTOP, PHONE, eventually, lowContrastText, joinBot, messageTexts, onlineCount, openPerson, say, withServerAndBrowser,
+} from "./support.mjs";
 
 const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
 
 describe("screenshots", () => {
   let server;
   let browser;
-  before(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
+  withServerAndBrowser((s, b) => {
+    [server, browser] = [s, b];
   });
 
   it("a conversation looks calm on desktop and phone, in light and dark", async () => {

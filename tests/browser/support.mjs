@@ -2,6 +2,7 @@
 // browser contexts (each with its own localStorage, so its own identity),
 // bots as plain socket.io clients, and a polling `eventually` assertion.
 import assert from "node:assert/strict";
+import { after, before } from "node:test";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -16,6 +17,26 @@ export function startServer(options) {
     assert.ok(existsSync(resolve(DIST, file)), `web/dist/${file} is missing: run \`npm run build\` first`);
   }
   return startBinary(options);
+}
+
+/**
+ * Starts a server (with `options`) and a Chromium before a suite's tests,
+ * hands both to `ready`, and stops them after.
+ */
+export function withServerAndBrowser(options, ready) {
+  if (typeof options === "function") [options, ready] = [undefined, options];
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer(options);
+    browser = await launchBrowser();
+    ready(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
 }
 
 export const DESKTOP = { width: 1280, height: 800 };
