@@ -13,9 +13,8 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::{ParserError, SocketIo};
 use std::sync::Arc;
 
-/// Messages a plain join returns; a join with `since` returns up to
-/// [`CATCH_UP_LIMIT`] instead.
-const JOIN_HISTORY: u32 = 50;
+/// Most messages a join with `since` returns (a plain join returns the
+/// room's tail: [`super::tail::TAIL_LEN`]).
 const CATCH_UP_LIMIT: u32 = 500;
 
 #[derive(Serialize)]
@@ -77,19 +76,26 @@ async fn join<A: Adapter>(
     }
 }
 
-/// Joins the broadcast group, then reads the history that ends where live
-/// delivery begins.
+/// Joins the broadcast group and answers with the history that ends where
+/// live delivery begins: from the writer's in-memory tail when it reaches
+/// back far enough, from the database otherwise.
 async fn catch_up<A: Adapter>(
     s: &SocketRef<A>,
     hub: &Hub<A>,
     room: &RoomName,
     since: Option<Seq>,
 ) -> Result<(Vec<Message>, bool), Refusal> {
-    let ceiling = hub.writer.attach(s.clone(), room.clone()).await?;
+    let attached = hub.writer.attach(s.clone(), room.clone()).await?;
     let Some(since) = since else {
-        let page = hub.store.read(room, Slice::Before(ceiling + 1), JOIN_HISTORY).await?;
-        return Ok((page.messages, page.has_more));
+        let has_older = attached.has_older();
+        return Ok((attached.recent, has_older));
     };
+    if attached.covers(since) {
+        let mut recent = attached.recent;
+        recent.retain(|m| m.seq > since);
+        return Ok((recent, false));
+    }
+    let ceiling = attached.ceiling;
     let page = hub.store.read(room, Slice::After(since), CATCH_UP_LIMIT).await?;
     let fetched = page.messages.len();
     let mut messages = page.messages;

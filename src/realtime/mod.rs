@@ -11,6 +11,7 @@ mod payload;
 pub mod presence;
 mod refusal;
 mod session;
+mod tail;
 mod typing;
 mod writer;
 

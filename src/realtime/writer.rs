@@ -4,15 +4,15 @@
 //! pass through it too, so a joining connection's history ends exactly
 //! where its live messages begin: nothing missed, nothing doubled.
 
+use super::tail::{Attached, TAIL_LEN, Tails};
 use super::{Refusal, events, fanout};
-use crate::domain::{Message, MessageDraft, RoomName, Seq};
+use crate::domain::{Message, MessageDraft, RoomName};
 use crate::metrics::Metrics;
 use crate::store::{Slice, Store};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -24,8 +24,17 @@ const MAX_BATCH: usize = 1024;
 pub type Outcome = Result<Message, Refusal>;
 
 pub enum Command<A: Adapter> {
-    Post { draft: MessageDraft, sender: Sid, received: Instant, reply: oneshot::Sender<Outcome> },
-    Attach { socket: SocketRef<A>, room: RoomName, reply: oneshot::Sender<Result<Seq, Refusal>> },
+    Post {
+        draft: MessageDraft,
+        sender: Sid,
+        received: Instant,
+        reply: oneshot::Sender<Outcome>,
+    },
+    Attach {
+        socket: SocketRef<A>,
+        room: RoomName,
+        reply: oneshot::Sender<Result<Attached, Refusal>>,
+    },
 }
 
 /// Where handlers send work for the writer. Unbounded because each
@@ -48,11 +57,12 @@ impl<A: Adapter> Handle<A> {
     }
 
     /// Puts the socket in the room's broadcast group; returns the last seq
-    /// it will not receive live (its history must end there).
-    pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Seq, Refusal> {
-        let (reply, ceiling) = oneshot::channel();
+    /// it will not receive live (its history must end there) and the
+    /// room's newest messages up to that seq.
+    pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+        let (reply, attached) = oneshot::channel();
         self.0.send(Command::Attach { socket, room, reply }).map_err(|_| Refusal::Unavailable)?;
-        ceiling.await.map_err(|_| Refusal::Unavailable)?
+        attached.await.map_err(|_| Refusal::Unavailable)?
     }
 }
 
@@ -60,8 +70,8 @@ struct Writer<A: Adapter> {
     io: SocketIo<A>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
-    /// Each room's last delivered seq, learned on first use.
-    delivered: HashMap<RoomName, Seq>,
+    /// Each room's newest delivered messages, loaded on first use.
+    tails: Tails,
 }
 
 pub fn spawn<A: Adapter>(
@@ -70,7 +80,7 @@ pub fn spawn<A: Adapter>(
     metrics: Arc<Metrics>,
     mut commands: mpsc::UnboundedReceiver<Command<A>>,
 ) {
-    let mut writer = Writer { io, store, metrics, delivered: HashMap::new() };
+    let mut writer = Writer { io, store, metrics, tails: Tails::default() };
     tokio::spawn(async move {
         let mut inbox = Vec::with_capacity(MAX_BATCH);
         let mut posts = Vec::with_capacity(MAX_BATCH);
@@ -128,17 +138,16 @@ impl<A: Adapter> Writer<A> {
             message,
         );
         self.metrics.delivery_lag(received.elapsed());
-        self.delivered.insert(message.room.clone(), message.seq);
+        self.tails.push(message);
     }
 
-    async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Seq, Refusal> {
-        let ceiling = match self.delivered.get(&room) {
-            Some(seq) => *seq,
+    async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+        let attached = match self.tails.get(&room) {
+            Some(attached) => attached,
             None => {
-                let page = self.store.read(&room, Slice::Latest, 1).await?;
-                let last = page.messages.last().map_or(0, |m| m.seq);
-                self.delivered.insert(room.clone(), last);
-                last
+                let page = self.store.read(&room, Slice::Latest, TAIL_LEN as u32).await?;
+                self.tails.load(room.clone(), page.messages);
+                self.tails.get(&room).unwrap_or_default()
             }
         };
         // A socket gone meanwhile must not linger in the room's group.
@@ -146,6 +155,6 @@ impl<A: Adapter> Writer<A> {
             return Err(Refusal::Unavailable);
         }
         socket.join(room.to_string());
-        Ok(ceiling)
+        Ok(attached)
     }
 }
