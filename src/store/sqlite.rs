@@ -6,7 +6,7 @@ use crate::domain::{
 };
 use rand::RngCore;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool, sqlite::SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool, sqlite::SqliteRow};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,6 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const COLUMNS: &str = "id, room, seq, user_id, user_name, text, ts, client_id";
+const PREFIXED: &str = "m.id, m.room, m.seq, m.user_id, m.user_name, m.text, m.ts, m.client_id";
+
+/// Rows per multi-row statement: 7 binds each stays far below SQLite's
+/// limit on bound parameters.
+const CHUNK: usize = 500;
 
 /// History in a local SQLite file.
 pub struct SqliteStore {
@@ -44,35 +49,17 @@ impl SqliteStore {
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
+        // A handful of statements per batch, not per message: the writer's
+        // throughput is bounded by round trips to SQLite's worker thread.
         let mut tx = self.pool.begin().await?;
-        let mut last_seqs: HashMap<&RoomName, Seq> = HashMap::new();
-        let mut out = Vec::with_capacity(drafts.len());
+        let originals = find_retries(&mut tx, drafts).await?;
+        let mut last_seqs = last_seqs(&mut tx, drafts).await?;
+        let plan = plan(drafts, &originals, &mut last_seqs);
         let ts = now_millis();
-        for draft in drafts {
-            if let Some(original) = find_retry(&mut tx, draft).await? {
-                out.push(Appended { message: original, duplicate: true });
-                continue;
-            }
-            let seq = match last_seqs.get(&draft.room) {
-                Some(seq) => seq + 1,
-                None => last_seq(&mut tx, &draft.room).await? + 1,
-            };
-            last_seqs.insert(&draft.room, seq);
-            let message = insert(&mut tx, draft, seq, ts).await?;
-            out.push(Appended { message, duplicate: false });
-        }
-        for (room, seq) in last_seqs {
-            sqlx::query(
-                "INSERT INTO rooms (name, last_seq) VALUES (?1, ?2) \
-                 ON CONFLICT (name) DO UPDATE SET last_seq = ?2",
-            )
-            .bind(room.as_str())
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ids = insert_all(&mut tx, drafts, &plan, ts).await?;
+        save_last_seqs(&mut tx, &last_seqs).await?;
         tx.commit().await?;
-        Ok(out)
+        assemble(drafts, plan, &originals, &ids, ts)
     }
 
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
@@ -122,53 +109,199 @@ impl Store for SqliteStore {
     }
 }
 
-async fn find_retry(
-    conn: &mut SqliteConnection,
-    draft: &MessageDraft,
-) -> Result<Option<Message>, StoreError> {
-    let Some(client_id) = &draft.client_id else {
-        return Ok(None);
-    };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND user_id = ?2 AND client_id = ?3"
-    );
-    let row = sqlx::query(&sql)
-        .bind(draft.room.as_str())
-        .bind(draft.user.id.to_string())
-        .bind(client_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(message_from_row).transpose()
+/// A retry's identity: the same user, room and `clientId`.
+type RetryKey<'a> = (&'a str, String, &'a str);
+
+fn retry_key(draft: &MessageDraft) -> Option<RetryKey<'_>> {
+    let client_id = draft.client_id.as_ref()?;
+    Some((draft.room.as_str(), draft.user.id.to_string(), client_id.as_str()))
 }
 
-async fn last_seq(conn: &mut SqliteConnection, room: &RoomName) -> Result<Seq, StoreError> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM rooms WHERE name = ?1")
-        .bind(room.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(seq.unwrap_or(0))
+/// What becomes of each draft of a batch.
+enum Fate {
+    /// Stored anew with this seq.
+    New(Seq),
+    /// Repeats a message stored before this batch.
+    Stored,
+    /// Repeats an earlier draft of this batch (its index).
+    Earlier(usize),
 }
 
-async fn insert(
+/// Messages already stored under the batch's retry keys.
+async fn find_retries<'a>(
     conn: &mut SqliteConnection,
-    draft: &MessageDraft,
-    seq: Seq,
+    drafts: &'a [MessageDraft],
+) -> Result<HashMap<RetryKey<'a>, Message>, StoreError> {
+    let keys: Vec<RetryKey<'a>> = drafts.iter().filter_map(retry_key).collect();
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        // CROSS JOIN keeps SQLite looking up each key in the unique index.
+        let mut query = QueryBuilder::<Sqlite>::new("WITH k (room, user_id, client_id) AS (");
+        query.push_values(chunk, |mut row, (room, user, client_id)| {
+            row.push_bind(*room).push_bind(user.as_str()).push_bind(*client_id);
+        });
+        query.push(format!(
+            ") SELECT {PREFIXED} FROM k CROSS JOIN messages m ON m.room = k.room \
+             AND m.user_id = k.user_id AND m.client_id = k.client_id"
+        ));
+        for row in query.build().fetch_all(&mut *conn).await? {
+            let message = message_from_row(&row)?;
+            if let Some(key) = keys.iter().find(|k| is_key_of(k, &message)) {
+                found.insert(key.clone(), message);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn is_key_of((room, user, client_id): &RetryKey<'_>, message: &Message) -> bool {
+    message.room.as_str() == *room
+        && message.user.id.to_string() == *user
+        && message.client_id.as_ref().map(ClientId::as_str) == Some(*client_id)
+}
+
+/// The last seq of every room the batch writes to.
+async fn last_seqs(
+    conn: &mut SqliteConnection,
+    drafts: &[MessageDraft],
+) -> Result<HashMap<RoomName, Seq>, StoreError> {
+    let mut rooms: Vec<&RoomName> = drafts.iter().map(|d| &d.room).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let mut seqs: HashMap<RoomName, Seq> = rooms.iter().map(|r| ((*r).clone(), 0)).collect();
+    for chunk in rooms.chunks(CHUNK) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT name, last_seq FROM rooms WHERE name IN (");
+        let mut names = query.separated(", ");
+        chunk.iter().for_each(|room| {
+            names.push_bind(room.as_str());
+        });
+        query.push(")");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            let name: String = row.try_get("name")?;
+            let room = RoomName::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            seqs.insert(room, row.try_get("last_seq")?);
+        }
+    }
+    Ok(seqs)
+}
+
+/// Decides each draft's fate in order, assigning the next seqs.
+fn plan(
+    drafts: &[MessageDraft],
+    originals: &HashMap<RetryKey<'_>, Message>,
+    last_seqs: &mut HashMap<RoomName, Seq>,
+) -> Vec<Fate> {
+    let mut first_of: HashMap<RetryKey<'_>, usize> = HashMap::new();
+    let mut fates = Vec::with_capacity(drafts.len());
+    for (index, draft) in drafts.iter().enumerate() {
+        if let Some(key) = retry_key(draft) {
+            if originals.contains_key(&key) {
+                fates.push(Fate::Stored);
+                continue;
+            }
+            if let Some(earlier) = first_of.get(&key) {
+                fates.push(Fate::Earlier(*earlier));
+                continue;
+            }
+            first_of.insert(key, index);
+        }
+        let seq = last_seqs.entry(draft.room.clone()).or_insert(0);
+        *seq += 1;
+        fates.push(Fate::New(*seq));
+    }
+    fates
+}
+
+/// Inserts the new messages; returns their ids by (room, seq).
+async fn insert_all(
+    conn: &mut SqliteConnection,
+    drafts: &[MessageDraft],
+    plan: &[Fate],
     ts: i64,
-) -> Result<Message, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-    )
-    .bind(draft.room.as_str())
-    .bind(seq)
-    .bind(draft.user.id.to_string())
-    .bind(draft.user.name.as_str())
-    .bind(draft.text.as_str())
-    .bind(ts)
-    .bind(draft.client_id.as_ref().map(ClientId::as_str))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Message {
+) -> Result<HashMap<(String, Seq), i64>, StoreError> {
+    let rows: Vec<(&MessageDraft, Seq)> = drafts
+        .iter()
+        .zip(plan)
+        .filter_map(|(draft, fate)| match fate {
+            Fate::New(seq) => Some((draft, *seq)),
+            _ => None,
+        })
+        .collect();
+    let mut ids = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id) ",
+        );
+        query.push_values(chunk, |mut row, (draft, seq)| {
+            row.push_bind(draft.room.as_str())
+                .push_bind(*seq)
+                .push_bind(draft.user.id.to_string())
+                .push_bind(draft.user.name.as_str())
+                .push_bind(draft.text.as_str())
+                .push_bind(ts)
+                .push_bind(draft.client_id.as_ref().map(ClientId::as_str));
+        });
+        // RETURNING order is unspecified; (room, seq) says which row is which.
+        query.push(" RETURNING id, room, seq");
+        for row in query.build().fetch_all(&mut *conn).await? {
+            ids.insert((row.try_get("room")?, row.try_get("seq")?), row.try_get("id")?);
+        }
+    }
+    Ok(ids)
+}
+
+async fn save_last_seqs(
+    conn: &mut SqliteConnection,
+    last_seqs: &HashMap<RoomName, Seq>,
+) -> Result<(), StoreError> {
+    let rooms: Vec<_> = last_seqs.iter().collect();
+    for chunk in rooms.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO rooms (name, last_seq) ");
+        query.push_values(chunk, |mut row, (room, seq)| {
+            row.push_bind(room.as_str()).push_bind(**seq);
+        });
+        query.push(" ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq");
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One result per draft, in draft order.
+fn assemble(
+    drafts: &[MessageDraft],
+    plan: Vec<Fate>,
+    originals: &HashMap<RetryKey<'_>, Message>,
+    ids: &HashMap<(String, Seq), i64>,
+    ts: i64,
+) -> Result<Vec<Appended>, StoreError> {
+    let mut out: Vec<Appended> = Vec::with_capacity(drafts.len());
+    for (draft, fate) in drafts.iter().zip(plan) {
+        let appended = match fate {
+            Fate::New(seq) => {
+                let id = ids
+                    .get(&(draft.room.as_str().to_owned(), seq))
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt("inserted row not returned".into()))?;
+                Appended { message: stored(draft, id, seq, ts), duplicate: false }
+            }
+            Fate::Stored => {
+                let original = retry_key(draft).and_then(|key| originals.get(&key).cloned());
+                let message = original
+                    .ok_or_else(|| StoreError::Corrupt("retried message vanished".into()))?;
+                Appended { message, duplicate: true }
+            }
+            Fate::Earlier(index) => {
+                Appended { message: out[index].message.clone(), duplicate: true }
+            }
+        };
+        out.push(appended);
+    }
+    Ok(out)
+}
+
+fn stored(draft: &MessageDraft, id: i64, seq: Seq, ts: i64) -> Message {
+    Message {
         id,
         room: draft.room.clone(),
         seq,
@@ -176,7 +309,7 @@ async fn insert(
         text: draft.text.clone(),
         ts,
         client_id: draft.client_id.clone(),
-    })
+    }
 }
 
 fn message_from_row(row: &SqliteRow) -> Result<Message, StoreError> {

@@ -84,3 +84,28 @@ async fn the_signing_secret_survives_reopening_the_database() {
     let reopened = store::open(&url).await.expect("reopens");
     assert_eq!(reopened.secret().await.expect("secret"), secret);
 }
+
+#[tokio::test]
+async fn a_retry_within_the_same_batch_is_stored_once() {
+    let (store, _dir, _) = fresh_store().await;
+    let user = UserId::random();
+    let batch = [draft("a", user, "hi", Some("c1")), draft("a", user, "hi", Some("c1"))];
+    let stored = store.append(&batch).await.expect("appended");
+    assert!(!stored[0].duplicate && stored[1].duplicate);
+    assert_eq!(stored[0].message, stored[1].message);
+}
+
+#[tokio::test]
+async fn a_large_batch_spanning_several_statements_keeps_its_order() {
+    let (store, _dir, _) = fresh_store().await;
+    let user = UserId::random();
+    let batch: Vec<_> =
+        (0..1200).map(|i| draft(["a", "b"][i % 2], user, &i.to_string(), None)).collect();
+    let stored = store.append(&batch).await.expect("appended");
+    for (i, appended) in stored.iter().enumerate() {
+        assert_eq!(appended.message.text.as_str(), i.to_string());
+        assert_eq!(appended.message.seq, (i / 2 + 1) as i64);
+    }
+    let ids: std::collections::HashSet<_> = stored.iter().map(|a| a.message.id).collect();
+    assert_eq!(ids.len(), 1200, "ids are unique");
+}
