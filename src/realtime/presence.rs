@@ -4,7 +4,7 @@
 
 use crate::domain::{DisplayName, RoomName, User, UserId};
 use socketioxide::socket::Sid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -56,6 +56,9 @@ struct Member {
 #[derive(Default)]
 struct RoomState {
     members: HashMap<UserId, Member>,
+    /// Members' case-folded names, so a join checks uniqueness in O(1)
+    /// rather than folding every name in the room.
+    names: HashSet<String>,
     batch: Option<Batch>,
 }
 
@@ -99,8 +102,7 @@ impl Presence {
             member.generation += 1;
             return Ok(User { id: user, name: member.name.clone() });
         }
-        let folded = name.folded();
-        if state.members.values().any(|m| m.name.folded() == folded) {
+        if !state.names.insert(name.folded()) {
             return Err(NameTaken);
         }
         let (opened, change) = state.record(user);
@@ -183,7 +185,9 @@ impl Presence {
             return; // it came back, or a newer departure owns the removal
         }
         let (opened, _) = state.record(user);
-        state.members.remove(&user);
+        if let Some(member) = state.members.remove(&user) {
+            state.names.remove(&member.name.folded());
+        }
         drop(rooms);
         self.schedule_flush(room, opened);
     }
@@ -250,11 +254,10 @@ impl RoomState {
         (opened, change)
     }
 
+    /// Members in no particular order: clients sort for display, and a
+    /// sort per join would make a burst of joins quadratic.
     fn users(&self) -> Vec<User> {
-        let mut users: Vec<User> =
-            self.members.iter().map(|(id, m)| User { id: *id, name: m.name.clone() }).collect();
-        users.sort_by_cached_key(|u| u.name.folded());
-        users
+        self.members.iter().map(|(id, m)| User { id: *id, name: m.name.clone() }).collect()
     }
 }
 

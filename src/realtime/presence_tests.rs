@@ -152,3 +152,13 @@ async fn a_joiner_is_not_told_of_its_own_join_when_later_changes_cancel_out() {
     let update = next(&mut rx).await;
     assert!(update.skip.contains(&asha), "Asha's ack already covers the net change");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_name_is_free_again_once_its_user_has_left() {
+    let (presence, _rx) = presence(5);
+    let (general, asha, tab) = (room("general"), UserId::random(), Sid::new());
+    let _ = presence.join(&general, asha, name("Asha"), tab);
+    presence.leave(&general, asha, tab, Departure::Now);
+    let newcomer = presence.join(&general, UserId::random(), name("asha"), Sid::new());
+    assert!(newcomer.is_ok());
+}
