@@ -5,14 +5,12 @@
 //! the disconnect packet; it then rejoins with `since` and catches up.
 
 use crate::domain::RoomName;
-use crate::metrics::Metrics;
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 /// How often to retry disconnecting a connection that is too slow.
@@ -22,7 +20,6 @@ const DISCONNECT_RETRY: Duration = Duration::from_millis(20);
 /// how many connections it reached.
 pub fn deliver<A: Adapter, T: Serialize>(
     io: &SocketIo<A>,
-    metrics: &Metrics,
     room: &RoomName,
     skip: &[Sid],
     event: &str,
@@ -45,9 +42,6 @@ pub fn deliver<A: Adapter, T: Serialize>(
             Err(SendError::Socket(SocketError::InternalChannelFull)) => cut_off(socket),
             Err(_) => {} // already closing: its disconnect handler cleans up
         }
-    }
-    if event == "message" {
-        metrics.deliveries.fetch_add(reached as u64, Relaxed);
     }
     reached
 }

@@ -3,7 +3,7 @@
 
 use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
-use super::refusal::reply;
+use super::refusal::{Done, reply};
 use super::{Conn, Hub, Refusal, typing};
 use crate::domain::{DisplayName, Message, RoomName, Seq, User};
 use crate::store::Slice;
@@ -27,9 +27,6 @@ struct Joined {
     #[serde(rename = "hasMore")]
     has_more: bool,
 }
-
-#[derive(Serialize)]
-struct Done {}
 
 pub async fn on_join<A: Adapter>(
     s: SocketRef<A>,

@@ -57,7 +57,7 @@ pub struct Hub<A: Adapter> {
 pub struct HubInner<A: Adapter> {
     pub store: Arc<dyn Store>,
     pub presence: Arc<Presence>,
-    pub typing: Arc<Typing>,
+    pub typing: Typing,
     pub keyring: Keyring,
     pub metrics: Arc<Metrics>,
     pub config: Config,
@@ -98,7 +98,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         inner: Arc::new(HubInner {
             store: Arc::clone(&store),
             presence: Arc::clone(&presence),
-            typing: Arc::new(Typing::default()),
+            typing: Typing::default(),
             keyring,
             metrics: Arc::clone(&metrics),
             config: config.clone(),
@@ -107,7 +107,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
     };
     let (layer, io) = builder.with_state(hub).build_layer();
     writer::spawn(io.clone(), store, Arc::clone(&metrics), commands);
-    tokio::spawn(relay_presence(io.clone(), metrics, relay_rx));
+    tokio::spawn(relay_presence(io.clone(), relay_rx));
     let _ = io.ns("/", session::on_connect::<A>.with(session::identify::<A>));
     (layer, io, presence)
 }
@@ -115,7 +115,6 @@ pub fn build<A: Adapter + DefinedAdapter>(
 /// Broadcasts each finished presence batch to its room.
 async fn relay_presence<A: Adapter>(
     io: SocketIo<A>,
-    metrics: Arc<Metrics>,
     mut updates: mpsc::UnboundedReceiver<PresenceUpdate>,
 ) {
     while let Some(update) = updates.recv().await {
@@ -125,6 +124,6 @@ async fn relay_presence<A: Adapter>(
             "left": update.left,
             "count": update.count,
         });
-        fanout::deliver(&io, &metrics, &update.room, &update.skip, events::PRESENCE, &payload);
+        fanout::deliver(&io, &update.room, &update.skip, events::PRESENCE, &payload);
     }
 }

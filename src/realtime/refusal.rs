@@ -57,6 +57,10 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// An ok ack with nothing more to say: `{ ok: true }`.
+#[derive(Serialize)]
+pub struct Done {}
+
 /// The body of an ok ack: `{ ok: true, ...body }`.
 #[derive(Serialize)]
 struct Accepted<'a, T: Serialize> {

@@ -2,7 +2,7 @@
 //! configured expiry unless renewed, so a closed laptop never types forever.
 
 use super::payload::{self, TypingRequest};
-use super::refusal::reply;
+use super::refusal::{Done, reply};
 use super::{Conn, Hub, Refusal, events, fanout};
 use crate::domain::{RoomName, User, UserId};
 use serde_json::json;
@@ -52,9 +52,6 @@ impl Typing {
     }
 }
 
-#[derive(serde::Serialize)]
-struct Done {}
-
 pub async fn on_typing<A: Adapter>(
     s: SocketRef<A>,
     io: SocketIo<A>,
@@ -79,7 +76,7 @@ fn typing<A: Adapter>(
     let user = conn.and_then(|c| hub.presence.member(&room, c.user)).ok_or(Refusal::NotInRoom)?;
     if request.typing {
         let generation = hub.typing.start(&room, user.id);
-        announce(io, hub, &room, &user, true, &[s.id]);
+        announce(io, &room, &user, true, &[s.id]);
         schedule_expiry(io.clone(), hub.clone(), room, user, generation, s.id);
     } else {
         stop(hub, io, &room, &user, &[s.id]);
@@ -96,7 +93,7 @@ pub fn stop<A: Adapter>(
     skip: &[Sid],
 ) {
     if hub.typing.stop(room, user.id) {
-        announce(io, hub, room, user, false, skip);
+        announce(io, room, user, false, skip);
     }
 }
 
@@ -112,19 +109,18 @@ fn schedule_expiry<A: Adapter>(
         tokio::time::sleep(hub.config.typing_expiry()).await;
         if hub.typing.expire(&room, user.id, generation) {
             // The typist's own connection knows it stopped; tell only the others.
-            announce(&io, &hub, &room, &user, false, &[typist]);
+            announce(&io, &room, &user, false, &[typist]);
         }
     });
 }
 
 fn announce<A: Adapter>(
     io: &SocketIo<A>,
-    hub: &Hub<A>,
     room: &RoomName,
     user: &User,
     typing: bool,
     skip: &[Sid],
 ) {
     let payload = json!({ "room": room, "user": user, "typing": typing });
-    fanout::deliver(io, &hub.metrics, room, skip, events::TYPING, &payload);
+    fanout::deliver(io, room, skip, events::TYPING, &payload);
 }

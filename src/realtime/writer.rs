@@ -129,14 +129,8 @@ impl<A: Adapter> Writer<A> {
 
     fn deliver(&mut self, message: &Message, sender: Sid, received: Instant) {
         self.metrics.messages_stored.fetch_add(1, Relaxed);
-        fanout::deliver(
-            &self.io,
-            &self.metrics,
-            &message.room,
-            &[sender],
-            events::MESSAGE,
-            message,
-        );
+        let reached = fanout::deliver(&self.io, &message.room, &[sender], events::MESSAGE, message);
+        self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
         self.metrics.delivery_lag(received.elapsed());
         self.tails.push(message);
     }
