@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 const COLUMNS: &str = "id, room, seq, user_id, user_name, text, ts, client_id";
-const PREFIXED: &str = "m.id, m.room, m.seq, m.user_id, m.user_name, m.text, m.ts, m.client_id";
 
 /// Rows per multi-row statement: 7 binds each stays far below SQLite's
 /// limit on bound parameters.
@@ -110,11 +109,11 @@ impl Store for SqliteStore {
 }
 
 /// A retry's identity: the same user, room and `clientId`.
-type RetryKey<'a> = (&'a str, String, &'a str);
+type RetryKey = (RoomName, UserId, ClientId);
 
-fn retry_key(draft: &MessageDraft) -> Option<RetryKey<'_>> {
-    let client_id = draft.client_id.as_ref()?;
-    Some((draft.room.as_str(), draft.user.id.to_string(), client_id.as_str()))
+fn retry_key(draft: &MessageDraft) -> Option<RetryKey> {
+    let client_id = draft.client_id.clone()?;
+    Some((draft.room.clone(), draft.user.id, client_id))
 }
 
 /// What becomes of each draft of a batch.
@@ -128,36 +127,30 @@ enum Fate {
 }
 
 /// Messages already stored under the batch's retry keys.
-async fn find_retries<'a>(
+async fn find_retries(
     conn: &mut SqliteConnection,
-    drafts: &'a [MessageDraft],
-) -> Result<HashMap<RetryKey<'a>, Message>, StoreError> {
-    let keys: Vec<RetryKey<'a>> = drafts.iter().filter_map(retry_key).collect();
+    drafts: &[MessageDraft],
+) -> Result<HashMap<RetryKey, Message>, StoreError> {
+    let keys: Vec<RetryKey> = drafts.iter().filter_map(retry_key).collect();
     let mut found = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
         // CROSS JOIN keeps SQLite looking up each key in the unique index.
         let mut query = QueryBuilder::<Sqlite>::new("WITH k (room, user_id, client_id) AS (");
         query.push_values(chunk, |mut row, (room, user, client_id)| {
-            row.push_bind(*room).push_bind(user.as_str()).push_bind(*client_id);
+            row.push_bind(room.as_str()).push_bind(user.to_string()).push_bind(client_id.as_str());
         });
-        query.push(format!(
-            ") SELECT {PREFIXED} FROM k CROSS JOIN messages m ON m.room = k.room \
-             AND m.user_id = k.user_id AND m.client_id = k.client_id"
-        ));
+        query.push(
+            ") SELECT m.* FROM k CROSS JOIN messages m ON m.room = k.room \
+             AND m.user_id = k.user_id AND m.client_id = k.client_id",
+        );
         for row in query.build().fetch_all(&mut *conn).await? {
             let message = message_from_row(&row)?;
-            if let Some(key) = keys.iter().find(|k| is_key_of(k, &message)) {
-                found.insert(key.clone(), message);
+            if let Some(client_id) = message.client_id.clone() {
+                found.insert((message.room.clone(), message.user.id, client_id), message);
             }
         }
     }
     Ok(found)
-}
-
-fn is_key_of((room, user, client_id): &RetryKey<'_>, message: &Message) -> bool {
-    message.room.as_str() == *room
-        && message.user.id.to_string() == *user
-        && message.client_id.as_ref().map(ClientId::as_str) == Some(*client_id)
 }
 
 /// The last seq of every room the batch writes to.
@@ -189,10 +182,10 @@ async fn last_seqs(
 /// Decides each draft's fate in order, assigning the next seqs.
 fn plan(
     drafts: &[MessageDraft],
-    originals: &HashMap<RetryKey<'_>, Message>,
+    originals: &HashMap<RetryKey, Message>,
     last_seqs: &mut HashMap<RoomName, Seq>,
 ) -> Vec<Fate> {
-    let mut first_of: HashMap<RetryKey<'_>, usize> = HashMap::new();
+    let mut first_of: HashMap<RetryKey, usize> = HashMap::new();
     let mut fates = Vec::with_capacity(drafts.len());
     for (index, draft) in drafts.iter().enumerate() {
         if let Some(key) = retry_key(draft) {
@@ -271,7 +264,7 @@ async fn save_last_seqs(
 fn assemble(
     drafts: &[MessageDraft],
     plan: Vec<Fate>,
-    originals: &HashMap<RetryKey<'_>, Message>,
+    originals: &HashMap<RetryKey, Message>,
     ids: &HashMap<(String, Seq), i64>,
     ts: i64,
 ) -> Result<Vec<Appended>, StoreError> {
