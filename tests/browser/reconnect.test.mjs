@@ -101,6 +101,8 @@ describe("reconnect", () => {
   it("a page that loses the server without going offline comes back by itself", async () => {
     const bilal = await openPerson(browser, server.url, { name: "Bilal", path: "/r/comeback" });
     await say(bilal.page, "one");
+    // "one" is stored before the outage: wait for its ack (a sent row has an id).
+    await bilal.page.locator("[data-id]", { hasText: "one" }).waitFor();
     const banner = bilal.page.getByRole("status").filter({ hasText: "Reconnecting" });
     await server.kill();
     await banner.waitFor();
