@@ -34,6 +34,17 @@ pub struct Config {
     /// Messages one connection may send per second (bursts of twice that).
     #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
+
+    /// Cluster mode: redis://HOST:PORT shared by every process of one chat
+    /// (presence and the bus between processes; use with a postgres://
+    /// --database). Without it the server runs alone.
+    #[arg(long, env = "BAATCHIT_REDIS")]
+    pub redis: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several chats (or test
+    /// runs) can share one Redis.
+    #[arg(long, env = "BAATCHIT_REDIS_PREFIX", default_value = "baatchit")]
+    pub redis_prefix: String,
 }
 
 impl Config {
@@ -62,6 +73,8 @@ impl std::fmt::Debug for Config {
             .field("max_payload", &self.max_payload)
             .field("typing_expiry", &self.typing_expiry)
             .field("rate_limit", &self.rate_limit)
+            .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
+            .field("redis_prefix", &self.redis_prefix)
             .finish()
     }
 }

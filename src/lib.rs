@@ -9,11 +9,13 @@
 //! - [`realtime`]: the Socket.IO event contract, one file per concern;
 //!   presence, typing, and the writer that commits and fans out messages.
 //! - [`store`]: history behind the [`store::Store`] trait (SQLite embedded).
+//! - [`cluster`]: several processes as one chat over Redis (`--redis`).
 //! - [`identity`]: signed session tokens.
 //! - [`http`]: the web app's files, `/healthz`, `/metrics`.
 //! - [`metrics`]: counters rendered for Prometheus.
 //! - [`startup`]: wires it all and binds; `main.rs` only runs it.
 
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -2,7 +2,7 @@
 //! sit on the hot path of every delivery.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Upper bounds of the delivery lag histogram, in seconds.
@@ -30,6 +30,20 @@ pub struct Metrics {
     lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
     lag_count: AtomicU64,
     lag_sum_micros: AtomicU64,
+    /// Gaps in a room's stream filled from the database.
+    pub gap_reads: AtomicU64,
+    pub cluster: ClusterMetrics,
+}
+
+/// The process's view of its cluster; rendered only in cluster mode.
+#[derive(Default)]
+pub struct ClusterMetrics {
+    pub enabled: AtomicBool,
+    pub redis_connected: AtomicBool,
+    pub heartbeats: AtomicU64,
+    pub redis_reconnects: AtomicU64,
+    pub publish_failures: AtomicU64,
+    pub nodes_reaped: AtomicU64,
 }
 
 impl Metrics {
@@ -74,7 +88,46 @@ impl Metrics {
         );
         self.render_errors(&mut out);
         self.render_lag(&mut out);
+        if self.cluster.enabled.load(Relaxed) {
+            self.render_cluster(&mut out);
+        }
         out
+    }
+
+    fn render_cluster(&self, out: &mut String) {
+        let c = &self.cluster;
+        let connected = i64::from(c.redis_connected.load(Relaxed));
+        gauge(out, "cluster_redis_connected", "1 while Redis answers.", connected);
+        counter(
+            out,
+            "cluster_heartbeats_total",
+            "Heartbeats written to Redis.",
+            c.heartbeats.load(Relaxed),
+        );
+        counter(
+            out,
+            "cluster_redis_reconnects_total",
+            "Times the Redis link came back.",
+            c.redis_reconnects.load(Relaxed),
+        );
+        counter(
+            out,
+            "cluster_publish_failures_total",
+            "Publishes to Redis that failed (peers fill the gap from the database).",
+            c.publish_failures.load(Relaxed),
+        );
+        counter(
+            out,
+            "cluster_nodes_reaped_total",
+            "Dead processes whose users this process removed.",
+            c.nodes_reaped.load(Relaxed),
+        );
+        counter(
+            out,
+            "cluster_gap_reads_total",
+            "Gaps in a room's message order filled from the database.",
+            self.gap_reads.load(Relaxed),
+        );
     }
 
     fn render_errors(&self, out: &mut String) {

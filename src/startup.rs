@@ -1,10 +1,13 @@
 //! Wiring: open the store, build the Socket.IO and HTTP services, bind.
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::http::{HttpState, router};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
-use crate::realtime;
+use crate::realtime::peers::Alone;
+use crate::realtime::presence::LocalDirectory;
+use crate::realtime::{self, Backing};
 use crate::store::{self, Store};
 use anyhow::Context;
 use axum::serve::ListenerExt;
@@ -28,6 +31,7 @@ pub struct App {
     router: axum::Router,
     address: SocketAddr,
     io: SocketIo,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
@@ -48,14 +52,41 @@ impl App {
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS)
             .ws_read_buffer_size(WS_READ_BUFFER);
-        let (layer, io, presence) =
-            realtime::build(builder, Arc::clone(&store), keyring, Arc::clone(&metrics), &config);
-        let router = router(HttpState { store, metrics, presence }).layer(layer);
+        let (changes_tx, changes) = tokio::sync::mpsc::unbounded_channel();
+        let cluster = match &config.redis {
+            Some(url) => {
+                let cluster =
+                    Cluster::connect(url, &config.redis_prefix, Arc::clone(&metrics)).await?;
+                Some(Arc::new(cluster))
+            }
+            None => None,
+        };
+        let backing = match &cluster {
+            Some(cluster) => Backing {
+                store: Arc::clone(&store),
+                directory: cluster.directory(),
+                changes,
+                peers: cluster.peers(),
+            },
+            None => Backing {
+                store: Arc::clone(&store),
+                directory: LocalDirectory::new(changes_tx.clone()),
+                changes,
+                peers: Arc::new(Alone),
+            },
+        };
+        let built = realtime::build(builder, backing, keyring, Arc::clone(&metrics), &config);
+        if let Some(cluster) = &cluster {
+            cluster.start(built.from_peers, changes_tx);
+        }
+        let io = built.io;
+        let router =
+            router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        Ok(Self { listener, router, address, io })
+        Ok(Self { listener, router, address, io, cluster })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -79,9 +110,12 @@ impl App {
         });
         // Close every socket's transport on the way out: clients treat that
         // as a blip and reconnect, and upgraded websockets are not left open.
-        let io = self.io;
+        let (io, cluster) = (self.io, self.cluster);
         let stopping = async move {
             shutdown.await;
+            if let Some(cluster) = cluster {
+                cluster.leave().await;
+            }
             io.close().await;
         };
         axum::serve(listener, self.router).with_graceful_shutdown(stopping).await?;

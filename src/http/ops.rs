@@ -19,8 +19,10 @@ pub async fn healthz(State(state): State<HttpState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let users = state.presence.user_count();
-    let rooms = state.presence.rooms(usize::MAX).len();
+    // When the directory cannot answer (Redis down), the gauges read 0 and
+    // the cluster series say why.
+    let users = state.presence.user_count().await.unwrap_or_default();
+    let rooms = state.presence.rooms(usize::MAX).await.map(|r| r.len()).unwrap_or_default();
     let body = state.metrics.render(users, rooms);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

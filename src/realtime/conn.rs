@@ -7,8 +7,9 @@ use std::time::Instant;
 
 pub struct Conn {
     pub user: UserId,
-    /// Rooms this connection has joined (usually one or two).
-    rooms: Mutex<Vec<RoomName>>,
+    /// Rooms this connection has joined (usually one or two), each with
+    /// the newest presence version it knows of (see `presence::relay`).
+    rooms: Mutex<Vec<(RoomName, u64)>>,
     bucket: Mutex<TokenBucket>,
 }
 
@@ -18,16 +19,18 @@ impl Conn {
     }
 
     pub fn is_in(&self, room: &RoomName) -> bool {
-        lock(&self.rooms).contains(room)
+        lock(&self.rooms).iter().any(|(r, _)| r == room)
     }
 
-    /// Records the room; false if the connection was already in it.
-    pub fn enter(&self, room: &RoomName) -> bool {
+    /// Records the room and the presence version its join ack reflects;
+    /// false if the connection was already in it.
+    pub fn enter(&self, room: &RoomName, seen: u64) -> bool {
         let mut rooms = lock(&self.rooms);
-        if rooms.contains(room) {
+        if let Some(entry) = rooms.iter_mut().find(|(r, _)| r == room) {
+            entry.1 = entry.1.max(seen);
             return false;
         }
-        rooms.push(room.clone());
+        rooms.push((room.clone(), seen));
         true
     }
 
@@ -35,12 +38,24 @@ impl Conn {
     pub fn exit(&self, room: &RoomName) -> bool {
         let mut rooms = lock(&self.rooms);
         let before = rooms.len();
-        rooms.retain(|r| r != room);
+        rooms.retain(|(r, _)| r != room);
         rooms.len() != before
     }
 
     pub fn take_rooms(&self) -> Vec<RoomName> {
-        std::mem::take(&mut *lock(&self.rooms))
+        std::mem::take(&mut *lock(&self.rooms)).into_iter().map(|(room, _)| room).collect()
+    }
+
+    /// The newest presence version this connection knows of in `room`.
+    pub fn seen(&self, room: &RoomName) -> Option<u64> {
+        lock(&self.rooms).iter().find(|(r, _)| r == room).map(|(_, seen)| *seen)
+    }
+
+    /// Notes that the connection was told of changes up to `ver`.
+    pub fn advance(&self, room: &RoomName, ver: u64) {
+        if let Some(entry) = lock(&self.rooms).iter_mut().find(|(r, _)| r == room) {
+            entry.1 = entry.1.max(ver);
+        }
     }
 
     /// Spends one message from the rate limit, or says how long to wait.

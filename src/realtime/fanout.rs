@@ -1,49 +1,87 @@
-//! Sends one event to every connection in a room. The payload is encoded
-//! once. A connection whose buffer is full is cut off rather than skipped:
-//! it leaves every broadcast group at once, so what it received stays a
-//! gap-free prefix, and is disconnected as soon as its buffer has room for
-//! the disconnect packet; it then rejoins with `since` and catches up.
+//! Sends one event to this process's connections in a room. The payload is
+//! encoded once. A connection whose buffer is full is cut off rather than
+//! skipped: it leaves every broadcast group at once, so what it received
+//! stays a gap-free prefix, and is disconnected as soon as its buffer has
+//! room for the disconnect packet; it then rejoins with `since` and catches
+//! up. Other processes deliver to their own connections the same way.
 
-use crate::domain::RoomName;
+use super::Conn;
+use crate::domain::{RoomName, UserId};
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often to retry disconnecting a connection that is too slow.
 const DISCONNECT_RETRY: Duration = Duration::from_millis(20);
 
-/// Emits `event` to the room's connections except those in `skip`; returns
-/// how many connections it reached.
+/// Who in the room does not get the event.
+#[derive(Debug, Clone, Copy)]
+pub enum Skip {
+    Nobody,
+    /// The connection that caused it (a sender has its ack).
+    Conn(Sid),
+    /// Every connection of this user (a typist's own tabs).
+    User(UserId),
+}
+
+impl Skip {
+    fn skips<A: Adapter>(&self, socket: &SocketRef<A>) -> bool {
+        match self {
+            Self::Nobody => false,
+            Self::Conn(sid) => socket.id == *sid,
+            Self::User(user) => {
+                socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.user == *user)
+            }
+        }
+    }
+}
+
+/// Emits `event` to the room's connections on this process, except those
+/// `skip` names; returns how many connections it reached.
 pub fn deliver<A: Adapter, T: Serialize>(
     io: &SocketIo<A>,
     room: &RoomName,
-    skip: &[Sid],
+    skip: Skip,
     event: &str,
     payload: &T,
 ) -> usize {
-    let encoded: Box<RawValue> = match to_raw_value(payload) {
-        Ok(encoded) => encoded,
+    let Some(encoded) = encode(event, payload) else {
+        return 0;
+    };
+    io.to(room.to_string())
+        .sockets()
+        .into_iter()
+        .filter(|socket| !skip.skips(socket))
+        .filter(|socket| send(socket, event, &encoded))
+        .count()
+}
+
+/// Encodes a payload once for many connections.
+pub fn encode<T: Serialize>(event: &str, payload: &T) -> Option<Box<RawValue>> {
+    match to_raw_value(payload) {
+        Ok(encoded) => Some(encoded),
         Err(error) => {
             tracing::error!(%error, event, "cannot encode event");
-            return 0;
-        }
-    };
-    let mut reached = 0;
-    for socket in io.to(room.to_string()).sockets() {
-        if skip.contains(&socket.id) {
-            continue;
-        }
-        match socket.emit(event, &encoded) {
-            Ok(()) => reached += 1,
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => cut_off(socket),
-            Err(_) => {} // already closing: its disconnect handler cleans up
+            None
         }
     }
-    reached
+}
+
+/// Emits to one connection; cuts it off if it is too slow. True if sent.
+pub fn send<A: Adapter>(socket: &SocketRef<A>, event: &str, encoded: &RawValue) -> bool {
+    match socket.emit(event, encoded) {
+        Ok(()) => true,
+        Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+            cut_off(socket.clone());
+            false
+        }
+        Err(_) => false, // already closing: its disconnect handler cleans up
+    }
 }
 
 fn cut_off<A: Adapter>(socket: SocketRef<A>) {

@@ -77,13 +77,15 @@ pub async fn on_rooms<A: Adapter>(
     ack: AckSender<A>,
 ) {
     let raw = raw.or_else(|_| Ok(serde_json::json!({})));
-    let result = payload::parse::<RoomsRequest>(raw, "{}").map(|_| Rooms {
-        rooms: hub
-            .presence
-            .rooms(MAX_ROOMS)
-            .into_iter()
-            .map(|(room, count)| RoomCount { room, count })
-            .collect(),
-    });
+    let result = rooms(&hub, raw).await;
     reply(ack, &hub.metrics, &result);
+}
+
+async fn rooms<A: Adapter>(
+    hub: &Hub<A>,
+    raw: Result<serde_json::Value, socketioxide::ParserError>,
+) -> Result<Rooms, Refusal> {
+    payload::parse::<RoomsRequest>(raw, "{}")?;
+    let list = hub.presence.rooms(MAX_ROOMS).await?;
+    Ok(Rooms { rooms: list.into_iter().map(|(room, count)| RoomCount { room, count }).collect() })
 }

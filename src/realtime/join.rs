@@ -47,20 +47,16 @@ async fn join<A: Adapter>(
     let room = RoomName::parse(&request.room)?;
     let name = DisplayName::parse(&request.name)?;
     let conn = conn_of(s)?;
-    let you = hub.presence.join(&room, conn.user, name, s.id).map_err(|_| Refusal::NameTaken)?;
-    let entered = conn.enter(&room);
+    let (you, view) = hub.presence.join(&room, conn.user, name, s.id).await?;
+    // Presence changes up to the view's version are in this ack; the relay
+    // sends this connection only the ones after it.
+    let entered = conn.enter(&room, view.ver);
     let since = request.since.map(payload::seq);
     match catch_up(s, hub, &room, since).await {
         Ok((history, has_more)) => {
-            let snapshot = hub.presence.snapshot(&room);
-            Ok(Joined {
-                room,
-                you,
-                users: snapshot.users,
-                count: snapshot.count,
-                history,
-                has_more,
-            })
+            hub.replay_presence(s.clone(), room.clone());
+            let count = view.count();
+            Ok(Joined { room, you, users: view.users, count, history, has_more })
         }
         Err(refusal) => {
             if entered {
@@ -82,7 +78,7 @@ async fn catch_up<A: Adapter>(
     room: &RoomName,
     since: Option<Seq>,
 ) -> Result<(Vec<Message>, bool), Refusal> {
-    let attached = hub.writer.attach(s.clone(), room.clone()).await?;
+    let attached = hub.streams.attach(s.clone(), room.clone()).await?;
     let Some(since) = since else {
         let has_older = attached.has_older();
         return Ok((attached.recent, has_older));
@@ -130,7 +126,7 @@ fn leave<A: Adapter>(
     }
     s.leave(room.to_string());
     if let Some(user) = user {
-        typing::stop(hub, io, &room, &user, &[s.id]);
+        typing::stop(hub, io, &room, &user);
         hub.presence.leave(&room, conn.user, s.id, Departure::Now);
     }
     Ok(Done {})

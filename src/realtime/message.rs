@@ -8,7 +8,7 @@ use super::{Conn, Hub, Refusal, typing};
 use crate::domain::{Message, MessageDraft, MessageText, RoomName};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, State, TryData};
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::{Sid, Socket};
 use socketioxide::{ParserError, SocketIo};
@@ -61,7 +61,6 @@ fn queue<A: Adapter>(
 }
 
 pub async fn on_message<A: Adapter>(
-    s: SocketRef<A>,
     io: SocketIo<A>,
     State(hub): State<Hub<A>>,
     ack: AckSender<A>,
@@ -73,7 +72,7 @@ pub async fn on_message<A: Adapter>(
     };
     if let Ok(message) = &outcome {
         // Sending ends typing; others should not see "is typing" linger.
-        typing::stop(&hub, &io, &message.room, &message.user, &[s.id]);
+        typing::stop(&hub, &io, &message.room, &message.user);
     }
     reply(ack, &hub.metrics, &outcome.map(|message| Sent { message }));
 }

@@ -8,9 +8,11 @@ mod history;
 mod join;
 mod message;
 mod payload;
+pub mod peers;
 pub mod presence;
 mod refusal;
 mod session;
+mod stream;
 mod tail;
 mod typing;
 mod writer;
@@ -19,10 +21,13 @@ pub use conn::Conn;
 pub use refusal::Refusal;
 
 use crate::config::Config;
+use crate::domain::{Message, RoomName, Seq, User};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use presence::{Presence, PresenceUpdate};
+use peers::{FromPeers, Peers};
+use presence::relay::{self, Replay, ReplaySender};
+use presence::{Change, Directory, Presence};
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, SocketIoBuilder};
@@ -61,7 +66,10 @@ pub struct HubInner<A: Adapter> {
     pub keyring: Keyring,
     pub metrics: Arc<Metrics>,
     pub config: Config,
-    writer: writer::Handle<A>,
+    pub peers: Arc<dyn Peers>,
+    writer: writer::Handle,
+    streams: stream::Handle<A>,
+    replays: ReplaySender<A>,
 }
 
 impl<A: Adapter> Clone for Hub<A> {
@@ -77,23 +85,44 @@ impl<A: Adapter> Deref for Hub<A> {
     }
 }
 
-/// Builds the Socket.IO service on `builder`, starts the message writer and
-/// the presence relay, and registers the contract's handlers.
+/// What the socket layer is built on: the shared pieces that differ
+/// between one process and a cluster.
+pub struct Backing {
+    pub store: Arc<dyn Store>,
+    pub directory: Arc<dyn Directory>,
+    /// Presence changes from the directory, in version order.
+    pub changes: mpsc::UnboundedReceiver<Change>,
+    pub peers: Arc<dyn Peers>,
+}
+
+/// The built socket layer.
+pub struct Built<A: Adapter> {
+    pub layer: socketioxide::layer::SocketIoLayer<A>,
+    pub io: SocketIo<A>,
+    pub presence: Arc<Presence>,
+    /// Where the other processes' news enters this one.
+    pub from_peers: Arc<dyn FromPeers>,
+}
+
+/// Builds the Socket.IO service on `builder`, starts the writer, the room
+/// streams and the presence relay, and registers the contract's handlers.
 pub fn build<A: Adapter + DefinedAdapter>(
     builder: SocketIoBuilder<A>,
-    store: Arc<dyn Store>,
+    backing: Backing,
     keyring: Keyring,
     metrics: Arc<Metrics>,
     config: &Config,
-) -> (socketioxide::layer::SocketIoLayer<A>, SocketIo<A>, Arc<Presence>) {
-    let (relay_tx, relay_rx) = mpsc::unbounded_channel::<PresenceUpdate>();
-    let presence = Presence::new(
-        config.presence_grace(),
-        Arc::new(move |update| {
-            let _ = relay_tx.send(update);
-        }),
+) -> Built<A> {
+    let Backing { store, directory, changes, peers } = backing;
+    let presence = Presence::new(config.presence_grace(), directory);
+    let (replays, replay_rx) = mpsc::unbounded_channel();
+    let (streams, stream_inputs) = stream::channel();
+    let writer = writer::spawn(
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        streams.clone(),
+        Arc::clone(&peers),
     );
-    let (writer, commands) = writer::channel();
     let hub = Hub {
         inner: Arc::new(HubInner {
             store: Arc::clone(&store),
@@ -102,28 +131,49 @@ pub fn build<A: Adapter + DefinedAdapter>(
             keyring,
             metrics: Arc::clone(&metrics),
             config: config.clone(),
+            peers,
             writer,
+            streams: streams.clone(),
+            replays,
         }),
     };
     let (layer, io) = builder.with_state(hub).build_layer();
-    writer::spawn(io.clone(), store, Arc::clone(&metrics), commands);
-    tokio::spawn(relay_presence(io.clone(), relay_rx));
+    stream::spawn(io.clone(), store, metrics, stream_inputs);
+    relay::spawn(io.clone(), changes, replay_rx);
+    let from_peers = Arc::new(Inbound { io: io.clone(), streams, presence: Arc::clone(&presence) });
     let _ = io.ns("/", session::on_connect::<A>.with(session::identify::<A>));
-    (layer, io, presence)
+    Built { layer, io, presence, from_peers }
 }
 
-/// Broadcasts each finished presence batch to its room.
-async fn relay_presence<A: Adapter>(
+/// The other processes' news, delivered to this process's connections.
+struct Inbound<A: Adapter> {
     io: SocketIo<A>,
-    mut updates: mpsc::UnboundedReceiver<PresenceUpdate>,
-) {
-    while let Some(update) = updates.recv().await {
-        let payload = serde_json::json!({
-            "room": update.room,
-            "joined": update.joined,
-            "left": update.left,
-            "count": update.count,
-        });
-        fanout::deliver(&io, &update.room, &update.skip, events::PRESENCE, &payload);
+    streams: stream::Handle<A>,
+    presence: Arc<Presence>,
+}
+
+impl<A: Adapter> FromPeers for Inbound<A> {
+    fn message(&self, message: Message) {
+        self.streams.remote(message);
+    }
+
+    fn typing(&self, room: RoomName, user: User, typing: bool) {
+        typing::deliver(&self.io, &room, &user, typing);
+    }
+
+    fn hint(&self, room: RoomName, seq: Seq) {
+        self.streams.hint(room, seq);
+    }
+
+    fn reconnected(&self) {
+        self.presence.reconcile();
+        self.streams.resync();
+    }
+}
+
+impl<A: Adapter> Hub<A> {
+    /// Sends a just-joined connection the presence changes it missed.
+    fn replay_presence(&self, socket: socketioxide::extract::SocketRef<A>, room: RoomName) {
+        let _ = self.replays.send(Replay { socket, room });
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type of the socket layer: every failed ack is a `Refusal`,
 //! mapped once to the contract's `{ ok: false, error: { code, message } }`.
 
+use super::presence::DirectoryError;
 use crate::domain::DomainError;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
@@ -47,6 +48,18 @@ impl Refusal {
             error["retryAfterMs"] = json!(retry_after_ms);
         }
         json!({ "ok": false, "error": error })
+    }
+}
+
+impl From<DirectoryError> for Refusal {
+    fn from(error: DirectoryError) -> Self {
+        match error {
+            DirectoryError::NameTaken => Self::NameTaken,
+            DirectoryError::Unavailable(reason) => {
+                tracing::error!(%reason, "presence failed");
+                Self::Unavailable
+            }
+        }
     }
 }
 

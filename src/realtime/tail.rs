@@ -1,18 +1,15 @@
-//! The newest messages of each room, kept by the writer so that a join is
-//! answered from memory: no database read in the common case, which keeps
-//! a burst of joins fast.
+//! The newest messages of a room, kept by the room's stream so that a join
+//! is answered from memory: no database read in the common case, which
+//! keeps a burst of joins fast.
 
-use crate::domain::{Message, RoomName, Seq};
-use std::collections::{HashMap, VecDeque};
+use crate::domain::{Message, Seq};
+use std::collections::VecDeque;
 
 /// Messages a plain join returns, and so how many each tail keeps.
 pub const TAIL_LEN: usize = 50;
 
-/// Past this many cached rooms the cache starts over; tails reload lazily.
-const MAX_ROOMS: usize = 10_000;
-
-/// What a joining connection gets from the writer: the room's newest
-/// messages up to `ceiling`, the last seq it will not receive live.
+/// What a joining connection gets: the room's newest messages up to
+/// `ceiling`, the last seq it will not receive live.
 #[derive(Debug, Clone, Default)]
 pub struct Attached {
     pub ceiling: Seq,
@@ -31,41 +28,43 @@ impl Attached {
     }
 }
 
-#[derive(Default)]
-pub struct Tails {
-    rooms: HashMap<RoomName, VecDeque<Message>>,
+/// A room's newest delivered messages and the seq delivered last.
+#[derive(Debug, Default)]
+pub struct Tail {
+    messages: VecDeque<Message>,
+    last: Seq,
 }
 
-impl Tails {
-    pub fn get(&self, room: &RoomName) -> Option<Attached> {
-        let tail = self.rooms.get(room)?;
-        let ceiling = tail.back().map_or(0, |m| m.seq);
-        Some(Attached { ceiling, recent: tail.iter().cloned().collect() })
+impl Tail {
+    /// Starts from what the database holds (oldest first).
+    pub fn load(newest: Vec<Message>) -> Self {
+        let last = newest.last().map_or(0, |m| m.seq);
+        Self { messages: newest.into(), last }
     }
 
-    /// Starts a room's tail from what the database holds (oldest first).
-    pub fn load(&mut self, room: RoomName, newest: Vec<Message>) {
-        if self.rooms.len() >= MAX_ROOMS {
-            self.rooms.clear();
-        }
-        self.rooms.insert(room, newest.into());
+    /// The seq delivered last: the next one to deliver is `last() + 1`.
+    pub fn last(&self) -> Seq {
+        self.last
     }
 
-    /// Appends a just-delivered message to its room's tail, if cached.
+    /// Appends a just-delivered message.
     pub fn push(&mut self, message: &Message) {
-        if let Some(tail) = self.rooms.get_mut(&message.room) {
-            if tail.len() == TAIL_LEN {
-                tail.pop_front();
-            }
-            tail.push_back(message.clone());
+        if self.messages.len() == TAIL_LEN {
+            self.messages.pop_front();
         }
+        self.messages.push_back(message.clone());
+        self.last = message.seq;
+    }
+
+    pub fn attached(&self) -> Attached {
+        Attached { ceiling: self.last, recent: self.messages.iter().cloned().collect() }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DisplayName, MessageText, User, UserId};
+    use crate::domain::{DisplayName, MessageText, RoomName, User, UserId};
 
     fn message(seq: Seq) -> Message {
         Message {
@@ -81,11 +80,9 @@ mod tests {
 
     #[test]
     fn a_tail_keeps_only_the_newest_messages() {
-        let mut tails = Tails::default();
-        let room = RoomName::parse("r").expect("room");
-        tails.load(room.clone(), vec![]);
-        (1..=60).for_each(|seq| tails.push(&message(seq)));
-        let attached = tails.get(&room).expect("cached");
+        let mut tail = Tail::load(vec![]);
+        (1..=60).for_each(|seq| tail.push(&message(seq)));
+        let attached = tail.attached();
         assert_eq!(attached.ceiling, 60);
         assert_eq!(attached.recent.first().map(|m| m.seq), Some(11));
         assert!(attached.has_older());
@@ -94,7 +91,7 @@ mod tests {
 
     #[test]
     fn an_empty_room_covers_any_since_at_or_past_its_end() {
-        let attached = Attached::default();
+        let attached = Tail::load(vec![]).attached();
         assert!(attached.covers(0) && !attached.has_older());
     }
 }

@@ -1,14 +1,14 @@
 //! `typing`: who is typing where. "Typing" ends by itself after the
 //! configured expiry unless renewed, so a closed laptop never types forever.
 
+use super::fanout::{self, Skip};
 use super::payload::{self, TypingRequest};
 use super::refusal::{Done, reply};
-use super::{Conn, Hub, Refusal, events, fanout};
+use super::{Conn, Hub, Refusal, events};
 use crate::domain::{RoomName, User, UserId};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::socket::Sid;
 use socketioxide::{ParserError, SocketIo};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -76,24 +76,18 @@ fn typing<A: Adapter>(
     let user = conn.and_then(|c| hub.presence.member(&room, c.user)).ok_or(Refusal::NotInRoom)?;
     if request.typing {
         let generation = hub.typing.start(&room, user.id);
-        announce(io, &room, &user, true, &[s.id]);
-        schedule_expiry(io.clone(), hub.clone(), room, user, generation, s.id);
+        announce(hub, io, &room, &user, true);
+        schedule_expiry(io.clone(), hub.clone(), room, user, generation);
     } else {
-        stop(hub, io, &room, &user, &[s.id]);
+        stop(hub, io, &room, &user);
     }
     Ok(Done {})
 }
 
 /// Ends `user`'s typing in `room`, telling the others if it was typing.
-pub fn stop<A: Adapter>(
-    hub: &Hub<A>,
-    io: &SocketIo<A>,
-    room: &RoomName,
-    user: &User,
-    skip: &[Sid],
-) {
+pub fn stop<A: Adapter>(hub: &Hub<A>, io: &SocketIo<A>, room: &RoomName, user: &User) {
     if hub.typing.stop(room, user.id) {
-        announce(io, room, user, false, skip);
+        announce(hub, io, room, user, false);
     }
 }
 
@@ -103,24 +97,30 @@ fn schedule_expiry<A: Adapter>(
     room: RoomName,
     user: User,
     generation: u64,
-    typist: Sid,
 ) {
     tokio::spawn(async move {
         tokio::time::sleep(hub.config.typing_expiry()).await;
         if hub.typing.expire(&room, user.id, generation) {
-            // The typist's own connection knows it stopped; tell only the others.
-            announce(&io, &room, &user, false, &[typist]);
+            announce(&hub, &io, &room, &user, false);
         }
     });
 }
 
+/// Tells the other users in the room, here and on the other processes.
 fn announce<A: Adapter>(
+    hub: &Hub<A>,
     io: &SocketIo<A>,
     room: &RoomName,
     user: &User,
     typing: bool,
-    skip: &[Sid],
 ) {
+    deliver(io, room, user, typing);
+    hub.peers.typing(room, user, typing);
+}
+
+/// Delivers to this process's connections of the room's other users: a
+/// typist's own tabs know it is typing (decision 3 of the contract).
+pub fn deliver<A: Adapter>(io: &SocketIo<A>, room: &RoomName, user: &User, typing: bool) {
     let payload = json!({ "room": room, "user": user, "typing": typing });
-    fanout::deliver(io, room, skip, events::TYPING, &payload);
+    fanout::deliver(io, room, Skip::User(user.id), events::TYPING, &payload);
 }

@@ -1,0 +1,254 @@
+//! The bus between processes: one Redis pub/sub channel, `PREFIX:bus`.
+//! It carries committed messages, typing, hints that a publish failed, and
+//! the presence changes `presence.lua` publishes. Pub/sub keeps one
+//! publisher's order but not an order across publishers, so messages are
+//! put in seq order by each receiver's room streams, which also fill any
+//! gap from the database; the bus only has to be fast, not perfect.
+
+use super::Link;
+use crate::domain::{ClientId, DisplayName, Message, MessageText, RoomName, Seq, User, UserId};
+use crate::realtime::peers::{FromPeers, Peers};
+use crate::realtime::presence::{Change, ChangeSink};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How soon to retry after the Redis link fails.
+const RETRY: Duration = Duration::from_millis(250);
+
+/// Most publishes sent in one pipeline.
+const MAX_BATCH: usize = 256;
+
+enum Outgoing {
+    Messages(Vec<Message>),
+    Typing(String),
+}
+
+/// Publishes this process's news, in the order it happened.
+pub struct Publisher {
+    outgoing: mpsc::UnboundedSender<Outgoing>,
+    node: String,
+}
+
+impl Publisher {
+    pub fn spawn(link: Arc<Link>) -> Arc<Self> {
+        let (outgoing, inbox) = mpsc::unbounded_channel();
+        let node = link.node.clone();
+        tokio::spawn(publish_loop(link, inbox));
+        Arc::new(Self { outgoing, node })
+    }
+}
+
+impl Peers for Publisher {
+    fn messages(&self, messages: Vec<Message>) {
+        let _ = self.outgoing.send(Outgoing::Messages(messages));
+    }
+
+    fn typing(&self, room: &RoomName, user: &User, typing: bool) {
+        let envelope = json!({ "k": "t", "n": self.node, "r": room, "u": user, "t": typing });
+        let _ = self.outgoing.send(Outgoing::Typing(envelope.to_string()));
+    }
+}
+
+/// Sends what is queued as one pipeline. When a publish of messages fails,
+/// the others may never hear of them, so the room's newest seq is owed:
+/// a hint is published until it gets through, and receivers read the
+/// messages from the database. Typing is not worth retrying.
+async fn publish_loop(link: Arc<Link>, mut inbox: mpsc::UnboundedReceiver<Outgoing>) {
+    let mut redis = link.redis.clone();
+    let channel = link.key("bus");
+    let mut owed: HashMap<RoomName, Seq> = HashMap::new();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if owed.is_empty() {
+            if inbox.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+        } else if let Ok(0) =
+            tokio::time::timeout(RETRY, inbox.recv_many(&mut batch, MAX_BATCH)).await
+        {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        let hints = std::mem::take(&mut owed);
+        // What the others would miss if this pipeline fails.
+        let mut rooms = hints.clone();
+        for outgoing in batch.drain(..) {
+            match outgoing {
+                Outgoing::Messages(messages) => {
+                    for message in messages {
+                        let envelope = json!({ "k": "m", "n": link.node, "m": message });
+                        pipe.cmd("PUBLISH").arg(&channel).arg(envelope.to_string()).ignore();
+                        let newest = rooms.entry(message.room.clone()).or_default();
+                        *newest = (*newest).max(message.seq);
+                    }
+                }
+                Outgoing::Typing(envelope) => {
+                    pipe.cmd("PUBLISH").arg(&channel).arg(envelope).ignore();
+                }
+            }
+        }
+        for (room, seq) in &hints {
+            let hint = json!({ "k": "s", "n": link.node, "r": room, "q": seq });
+            pipe.cmd("PUBLISH").arg(&channel).arg(hint.to_string()).ignore();
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut redis).await {
+            tracing::warn!(%error, "publishing to the other processes failed; they will catch up");
+            link.metrics.cluster.publish_failures.fetch_add(1, Relaxed);
+            owed = std::mem::take(&mut rooms);
+        }
+    }
+}
+
+/// Listens to the bus, and listens again whenever the link drops. After a
+/// drop, anything may have been missed: the socket layer is told, so it
+/// re-states presence and reads recent messages from the database.
+pub fn subscribe(link: Arc<Link>, from_peers: Arc<dyn FromPeers>, changes: ChangeSink) {
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            match listen(&link, &from_peers, &changes, &mut first).await {
+                Ok(()) => tracing::warn!("the Redis bus closed; reconnecting"),
+                Err(error) => tracing::warn!(%error, "the Redis bus is unreachable; retrying"),
+            }
+            link.metrics.cluster.redis_connected.store(false, Relaxed);
+            tokio::time::sleep(RETRY).await;
+        }
+    });
+}
+
+async fn listen(
+    link: &Link,
+    from_peers: &Arc<dyn FromPeers>,
+    changes: &ChangeSink,
+    first: &mut bool,
+) -> redis::RedisResult<()> {
+    let connect = link.client.get_async_pubsub();
+    let mut pubsub =
+        tokio::time::timeout(super::REDIS_TIMEOUT, connect).await.map_err(|_| {
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        })??;
+    pubsub.subscribe(link.key("bus")).await?;
+    link.metrics.cluster.redis_connected.store(true, Relaxed);
+    if !std::mem::take(first) {
+        tracing::info!("the Redis bus is back");
+        link.metrics.cluster.redis_reconnects.fetch_add(1, Relaxed);
+        from_peers.reconnected();
+    }
+    let mut messages = pubsub.into_on_message();
+    while let Some(message) = messages.next().await {
+        match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+            Ok(envelope) => dispatch(&link.node, envelope, from_peers.as_ref(), changes),
+            Err(error) => tracing::warn!(%error, "unreadable bus message"),
+        }
+    }
+    Ok(())
+}
+
+fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes: &ChangeSink) {
+    match envelope {
+        Envelope::Presence(change) => match change.parse() {
+            Some(change) => {
+                let _ = changes.send(change);
+            }
+            None => tracing::warn!("unreadable presence change on the bus"),
+        },
+        // This process delivered its own news already.
+        Envelope::Message { n, .. } | Envelope::Typing { n, .. } | Envelope::Hint { n, .. }
+            if n == node => {}
+        Envelope::Message { m, .. } => match m.parse() {
+            Some(message) => from_peers.message(message),
+            None => tracing::warn!("unreadable message on the bus"),
+        },
+        Envelope::Typing { r, u, t, .. } => {
+            if let (Ok(room), Some(user)) = (RoomName::parse(&r), u.parse()) {
+                from_peers.typing(room, user, t);
+            }
+        }
+        Envelope::Hint { r, q, .. } => {
+            if let Ok(room) = RoomName::parse(&r) {
+                from_peers.hint(room, q);
+            }
+        }
+    }
+}
+
+/// What travels on the bus; `n` is the sending node.
+#[derive(Deserialize)]
+#[serde(tag = "k")]
+enum Envelope {
+    #[serde(rename = "m")]
+    Message { n: String, m: WireMessage },
+    #[serde(rename = "t")]
+    Typing { n: String, r: String, u: WireUser, t: bool },
+    #[serde(rename = "s")]
+    Hint { n: String, r: String, q: Seq },
+    #[serde(rename = "p")]
+    Presence(WireChange),
+}
+
+#[derive(Deserialize)]
+struct WireUser {
+    id: String,
+    name: String,
+}
+
+impl WireUser {
+    fn parse(self) -> Option<User> {
+        Some(User { id: UserId::from_hex(&self.id)?, name: DisplayName::from_trusted(self.name) })
+    }
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    id: i64,
+    room: String,
+    seq: Seq,
+    user: WireUser,
+    text: String,
+    ts: i64,
+    #[serde(rename = "clientId")]
+    client_id: Option<String>,
+}
+
+impl WireMessage {
+    /// Trusted like a database row: the sending process parsed it.
+    fn parse(self) -> Option<Message> {
+        Some(Message {
+            id: self.id,
+            room: RoomName::parse(&self.room).ok()?,
+            seq: self.seq,
+            user: self.user.parse()?,
+            text: MessageText::from_trusted(self.text),
+            ts: self.ts,
+            client_id: self.client_id.map(ClientId::from_trusted),
+        })
+    }
+}
+
+/// A presence change as `presence.lua` publishes it.
+#[derive(Deserialize)]
+struct WireChange {
+    r: String,
+    v: String,
+    u: WireUser,
+    j: bool,
+    c: usize,
+}
+
+impl WireChange {
+    fn parse(self) -> Option<Change> {
+        Some(Change {
+            room: RoomName::parse(&self.r).ok()?,
+            ver: self.v.parse().ok()?,
+            user: self.u.parse()?,
+            joined: self.j,
+            count: self.c,
+        })
+    }
+}

@@ -1,0 +1,127 @@
+-- Presence of a Baat-Chit cluster, run atomically inside Redis.
+-- ARGV[1] is the key prefix, ARGV[2] the operation, the rest its arguments.
+-- Every change to a room's members gets the next version and is published
+-- on the bus from inside the script, so every process sees all changes in
+-- one order, each with the room's count right after it.
+--
+-- Keys (P = prefix, R = room, U = user id, N = node id):
+--   P:ver        version counter (starts at the server's time in µs, so a
+--                restarted Redis continues above every version seen before)
+--   P:m:R        hash U -> display name          (members)
+--   P:n:R        hash folded name -> U           (names taken)
+--   P:f:R        hash U -> folded name
+--   P:h:R        hash U -> number of nodes holding U in R
+--   P:node:N     set of "R\nU" that node N holds (room names have no
+--                control characters, so "\n" separates safely)
+--   P:rooms      sorted set R -> distinct users
+--   P:users      hash U -> number of rooms
+--   P:nodes      sorted set N -> last heartbeat (ms)
+local p, op = ARGV[1], ARGV[2]
+local bus = p .. ':bus'
+
+local function k(kind, room) return p .. ':' .. kind .. ':' .. room end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function next_ver()
+  local key = p .. ':ver'
+  if redis.call('EXISTS', key) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', key, t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return string.format('%d', redis.call('INCR', key))
+end
+
+local function current_ver()
+  return redis.call('GET', p .. ':ver') or '0'
+end
+
+local function publish(room, ver, user, name, joined, count)
+  local change = { k = 'p', r = room, v = ver, u = { id = user, name = name }, j = joined, c = count }
+  redis.call('PUBLISH', bus, cjson.encode(change))
+end
+
+local function claim(room, user, name, folded, node)
+  local members = k('m', room)
+  local hold = room .. '\n' .. user
+  if redis.call('HEXISTS', members, user) == 1 then
+    if redis.call('SADD', p .. ':node:' .. node, hold) == 1 then
+      redis.call('HINCRBY', k('h', room), user, 1)
+    end
+    return { 'present', redis.call('HGET', members, user), current_ver(), redis.call('HGETALL', members) }
+  end
+  if redis.call('HEXISTS', k('n', room), folded) == 1 then
+    return { 'taken' }
+  end
+  redis.call('HSET', members, user, name)
+  redis.call('HSET', k('n', room), folded, user)
+  redis.call('HSET', k('f', room), user, folded)
+  redis.call('HSET', k('h', room), user, 1)
+  redis.call('SADD', p .. ':node:' .. node, hold)
+  redis.call('ZINCRBY', p .. ':rooms', 1, room)
+  redis.call('HINCRBY', p .. ':users', user, 1)
+  local ver = next_ver()
+  publish(room, ver, user, name, true, redis.call('HLEN', members))
+  return { 'joined', name, ver, redis.call('HGETALL', members) }
+end
+
+local function release(room, user, node)
+  if redis.call('SREM', p .. ':node:' .. node, room .. '\n' .. user) == 0 then
+    return 0
+  end
+  if redis.call('HINCRBY', k('h', room), user, -1) > 0 then
+    return 0
+  end
+  redis.call('HDEL', k('h', room), user)
+  local members = k('m', room)
+  local name = redis.call('HGET', members, user)
+  local folded = redis.call('HGET', k('f', room), user)
+  redis.call('HDEL', members, user)
+  redis.call('HDEL', k('f', room), user)
+  if folded then redis.call('HDEL', k('n', room), folded) end
+  if tonumber(redis.call('ZINCRBY', p .. ':rooms', -1, room)) <= 0 then
+    redis.call('ZREM', p .. ':rooms', room)
+  end
+  if redis.call('HINCRBY', p .. ':users', user, -1) <= 0 then
+    redis.call('HDEL', p .. ':users', user)
+  end
+  if name then
+    publish(room, next_ver(), user, name, false, redis.call('HLEN', members))
+  end
+  return 1
+end
+
+-- Releases everything a node holds and forgets the node.
+local function reap(node)
+  local holds = redis.call('SMEMBERS', p .. ':node:' .. node)
+  for _, hold in ipairs(holds) do
+    local cut = string.find(hold, '\n', 1, true)
+    if cut then
+      release(string.sub(hold, 1, cut - 1), string.sub(hold, cut + 1), node)
+    end
+  end
+  redis.call('DEL', p .. ':node:' .. node)
+  redis.call('ZREM', p .. ':nodes', node)
+  return #holds
+end
+
+if op == 'claim' then
+  return claim(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+elseif op == 'release' then
+  return release(ARGV[3], ARGV[4], ARGV[5])
+elseif op == 'view' then
+  return { current_ver(), redis.call('HGETALL', k('m', ARGV[3])) }
+elseif op == 'heartbeat' then
+  redis.call('ZADD', p .. ':nodes', now_ms(), ARGV[3])
+  return 1
+elseif op == 'reap' then
+  return reap(ARGV[3])
+elseif op == 'reap_dead' then
+  local dead = redis.call('ZRANGEBYSCORE', p .. ':nodes', '-inf', now_ms() - tonumber(ARGV[3]))
+  for _, node in ipairs(dead) do reap(node) end
+  return dead
+end
+return redis.error_reply('unknown operation ' .. tostring(op))

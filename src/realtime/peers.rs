@@ -1,0 +1,31 @@
+//! The other processes of a cluster, as the socket layer sees them: what
+//! this process tells them ([`Peers`]) and what they tell it
+//! ([`FromPeers`]). One process alone has none ([`Alone`]).
+
+use crate::domain::{Message, RoomName, Seq, User};
+
+/// Tells the other processes what happened here.
+pub trait Peers: Send + Sync + 'static {
+    /// Messages this process committed, in commit order.
+    fn messages(&self, messages: Vec<Message>);
+    /// A user on this process started or stopped typing.
+    fn typing(&self, room: &RoomName, user: &User, typing: bool);
+}
+
+/// What the other processes tell this one.
+pub trait FromPeers: Send + Sync + 'static {
+    fn message(&self, message: Message);
+    fn typing(&self, room: RoomName, user: User, typing: bool);
+    /// The room has messages up to `seq`: a publish of them failed.
+    fn hint(&self, room: RoomName, seq: Seq);
+    /// The link to the others was down: anything may have been missed.
+    fn reconnected(&self);
+}
+
+/// A single process: nobody to tell.
+pub struct Alone;
+
+impl Peers for Alone {
+    fn messages(&self, _messages: Vec<Message>) {}
+    fn typing(&self, _room: &RoomName, _user: &User, _typing: bool) {}
+}

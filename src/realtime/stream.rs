@@ -1,0 +1,300 @@
+//! Each room's ordered stream: the one place that delivers a room's
+//! messages to this process's connections, strictly in `seq` order with no
+//! gap. Messages come from this process's writer and, in a cluster, from
+//! the other processes over Redis, in whatever order they arrive: one that
+//! arrives early is held, and a gap that does not fill within
+//! [`GAP_WAIT`] is read from the database. Seqs are assigned under a
+//! per-room row lock, so a visible seq N means N-1 is committed and the
+//! read always fills the gap. Joins pass through here too, so a joining
+//! connection's history ends exactly where its live messages begin.
+//!
+//! The stream carries whole messages today; it is the path any later
+//! change to a room (edits, reactions) should follow to keep one order.
+
+use super::fanout::{self, Skip};
+use super::tail::{Attached, TAIL_LEN, Tail};
+use super::{Refusal, events};
+use crate::domain::{Message, RoomName, Seq};
+use crate::metrics::Metrics;
+use crate::store::{Slice, Store};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::socket::Sid;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a message may wait for an earlier one before the gap is read
+/// from the database. Pub/sub between processes is fast; this only bites
+/// when a publish was lost.
+pub const GAP_WAIT: Duration = Duration::from_millis(150);
+
+/// Most messages one gap read fetches (more are read on the next round).
+const GAP_READ: u32 = 500;
+
+/// Past this many followed rooms, rooms nobody here is in are dropped;
+/// they reload from the database on the next join.
+const MAX_ROOMS: usize = 10_000;
+
+/// A message to deliver, with what is known of where it came from.
+#[derive(Debug)]
+pub struct Delivery {
+    pub message: Message,
+    /// The connection that sent it, when it is on this process.
+    pub sender: Option<Sid>,
+    pub received: Option<Instant>,
+}
+
+impl Delivery {
+    fn read(message: Message) -> Self {
+        Self { message, sender: None, received: None }
+    }
+}
+
+pub enum Input<A: Adapter> {
+    /// Committed by this process, in commit order.
+    Committed(Vec<Delivery>),
+    /// Committed by another process.
+    Remote(Message),
+    Attach {
+        socket: SocketRef<A>,
+        room: RoomName,
+        reply: oneshot::Sender<Result<Attached, Refusal>>,
+    },
+    /// Another process committed up to this seq but could not publish it.
+    Hint { room: RoomName, seq: Seq },
+    /// Messages may have been missed (the bus reconnected): read every
+    /// followed room's newest messages from the database.
+    Resync,
+}
+
+/// Where the writer, the joins and the cluster bus hand work to the stream.
+pub struct Handle<A: Adapter>(mpsc::UnboundedSender<Input<A>>);
+
+impl<A: Adapter> Clone for Handle<A> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<A: Adapter> Handle<A> {
+    pub fn committed(&self, deliveries: Vec<Delivery>) {
+        let _ = self.0.send(Input::Committed(deliveries));
+    }
+
+    pub fn remote(&self, message: Message) {
+        let _ = self.0.send(Input::Remote(message));
+    }
+
+    pub fn hint(&self, room: RoomName, seq: Seq) {
+        let _ = self.0.send(Input::Hint { room, seq });
+    }
+
+    pub fn resync(&self) {
+        let _ = self.0.send(Input::Resync);
+    }
+
+    /// Puts the socket in the room's broadcast group; returns the last seq
+    /// it will not receive live (its history must end there) and the
+    /// room's newest messages up to that seq.
+    pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+        let (reply, attached) = oneshot::channel();
+        self.0.send(Input::Attach { socket, room, reply }).map_err(|_| Refusal::Unavailable)?;
+        attached.await.map_err(|_| Refusal::Unavailable)?
+    }
+}
+
+/// One followed room: its tail and the messages that came too early.
+#[derive(Default)]
+struct RoomStream {
+    tail: Tail,
+    early: BTreeMap<Seq, Delivery>,
+    /// When the current gap was first seen.
+    gap_since: Option<Instant>,
+}
+
+struct Streams<A: Adapter> {
+    io: SocketIo<A>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    rooms: HashMap<RoomName, RoomStream>,
+    /// Rooms with a gap, checked every tick.
+    gaps: HashSet<RoomName>,
+}
+
+pub type Inputs<A> = mpsc::UnboundedReceiver<Input<A>>;
+
+pub fn channel<A: Adapter>() -> (Handle<A>, Inputs<A>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Handle(tx), rx)
+}
+
+pub fn spawn<A: Adapter>(
+    io: SocketIo<A>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    mut inputs: Inputs<A>,
+) {
+    let mut streams = Streams { io, store, metrics, rooms: HashMap::new(), gaps: HashSet::new() };
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(GAP_WAIT / 3);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => streams.handle(input).await,
+                    None => break,
+                },
+                _ = ticks.tick(), if !streams.gaps.is_empty() => streams.fill_overdue().await,
+            }
+        }
+    });
+}
+
+impl<A: Adapter> Streams<A> {
+    async fn handle(&mut self, input: Input<A>) {
+        match input {
+            Input::Committed(deliveries) => deliveries.into_iter().for_each(|d| self.accept(d)),
+            Input::Remote(message) => self.accept(Delivery::read(message)),
+            Input::Attach { socket, room, reply } => {
+                let _ = reply.send(self.attach(&socket, room).await);
+            }
+            Input::Hint { room, seq } => {
+                let behind = self.rooms.get(&room).is_some_and(|s| s.tail.last() < seq);
+                if behind {
+                    self.metrics.gap_reads.fetch_add(1, Relaxed);
+                    self.catch_up(&room).await;
+                }
+            }
+            Input::Resync => self.resync().await,
+        }
+    }
+
+    /// Delivers in order, holds what is early, drops what is known.
+    fn accept(&mut self, delivery: Delivery) {
+        let room = delivery.message.room.clone();
+        // A room nobody here follows: a later join reads it from the database.
+        let Some(stream) = self.rooms.get_mut(&room) else {
+            return;
+        };
+        let seq = delivery.message.seq;
+        if seq <= stream.tail.last() {
+            return;
+        }
+        if seq > stream.tail.last() + 1 {
+            stream.early.insert(seq, delivery);
+            stream.gap_since.get_or_insert_with(Instant::now);
+            self.gaps.insert(room);
+            return;
+        }
+        self.deliver(&room, delivery);
+        self.release_early(&room);
+    }
+
+    /// Delivers held messages that are now next in line.
+    fn release_early(&mut self, room: &RoomName) {
+        loop {
+            let Some(stream) = self.rooms.get_mut(room) else {
+                return;
+            };
+            let next = stream.tail.last() + 1;
+            while stream.early.first_key_value().is_some_and(|(seq, _)| *seq < next) {
+                stream.early.pop_first();
+            }
+            match stream.early.remove(&next) {
+                Some(delivery) => self.deliver(room, delivery),
+                None => {
+                    if stream.early.is_empty() {
+                        stream.gap_since = None;
+                        self.gaps.remove(room);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, room: &RoomName, delivery: Delivery) {
+        let Delivery { message, sender, received } = delivery;
+        let skip = sender.map_or(Skip::Nobody, Skip::Conn);
+        let reached = fanout::deliver(&self.io, room, skip, events::MESSAGE, &message);
+        self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
+        if let Some(received) = received {
+            self.metrics.delivery_lag(received.elapsed());
+        }
+        if let Some(stream) = self.rooms.get_mut(room) {
+            stream.tail.push(&message);
+        }
+    }
+
+    async fn fill_overdue(&mut self) {
+        let overdue: Vec<RoomName> = self
+            .gaps
+            .iter()
+            .filter(|room| {
+                let since = self.rooms.get(*room).and_then(|s| s.gap_since);
+                since.is_none_or(|at| at.elapsed() >= GAP_WAIT)
+            })
+            .cloned()
+            .collect();
+        for room in overdue {
+            self.metrics.gap_reads.fetch_add(1, Relaxed);
+            self.catch_up(&room).await;
+        }
+    }
+
+    /// Reads what the database has after the room's last delivered seq.
+    async fn catch_up(&mut self, room: &RoomName) {
+        let Some(last) = self.rooms.get(room).map(|s| s.tail.last()) else {
+            self.gaps.remove(room);
+            return;
+        };
+        match self.store.read(room, Slice::After(last), GAP_READ).await {
+            Ok(page) => page.messages.into_iter().for_each(|m| self.accept(Delivery::read(m))),
+            Err(error) => tracing::warn!(%error, %room, "cannot read a gap; retrying"),
+        }
+        self.release_early(room);
+        if let Some(stream) = self.rooms.get_mut(room) {
+            if !stream.early.is_empty() {
+                stream.gap_since = Some(Instant::now());
+            }
+        }
+    }
+
+    async fn resync(&mut self) {
+        let io = self.io.clone();
+        self.rooms.retain(|room, _| !io.to(room.to_string()).sockets().is_empty());
+        let rooms: Vec<RoomName> = self.rooms.keys().cloned().collect();
+        for room in rooms {
+            self.catch_up(&room).await;
+        }
+    }
+
+    async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+        if !self.rooms.contains_key(&room) {
+            let page = self.store.read(&room, Slice::Latest, TAIL_LEN as u32).await?;
+            self.make_room();
+            let stream = RoomStream { tail: Tail::load(page.messages), ..RoomStream::default() };
+            self.rooms.insert(room.clone(), stream);
+        }
+        let attached = self.rooms.get(&room).map(|s| s.tail.attached()).unwrap_or_default();
+        // A socket gone meanwhile must not linger in the room's group.
+        if !socket.connected() {
+            return Err(Refusal::Unavailable);
+        }
+        socket.join(room.to_string());
+        Ok(attached)
+    }
+
+    fn make_room(&mut self) {
+        if self.rooms.len() < MAX_ROOMS {
+            return;
+        }
+        let io = self.io.clone();
+        self.rooms
+            .retain(|room, s| !s.early.is_empty() || !io.to(room.to_string()).sockets().is_empty());
+    }
+}
