@@ -153,20 +153,21 @@ impl<A: Adapter> Relay<A> {
     }
 
     fn replay(&self, socket: &SocketRef<A>, room: &RoomName) {
-        let Some(kept) = self.sent.get(room) else {
-            return;
-        };
-        let changes: Vec<Change> = kept.iter().map(|(_, c)| c.clone()).collect();
-        let (Some(conn), Some(newest)) =
-            (socket.extensions.get::<Arc<Conn>>(), changes.last().map(|c| c.ver))
+        let (Some(kept), Some(conn)) = (self.sent.get(room), socket.extensions.get::<Arc<Conn>>())
         else {
             return;
         };
         let Some(seen) = conn.seen(room) else {
             return;
         };
+        // Kept changes are in version order; usually none is above `seen`.
+        let start = kept.partition_point(|(_, c)| c.ver <= seen);
+        let missed: Vec<Change> = kept.range(start..).map(|(_, c)| c.clone()).collect();
+        let Some(newest) = missed.last().map(|c| c.ver) else {
+            return;
+        };
         if let Some(payload) =
-            net(room, &changes, seen).and_then(|n| fanout::encode(events::PRESENCE, &n))
+            net(room, &missed, seen).and_then(|n| fanout::encode(events::PRESENCE, &n))
         {
             fanout::send(socket, events::PRESENCE, &payload);
         }
