@@ -76,7 +76,7 @@ impl Directory for RedisDirectory {
 async fn serve(link: &Link, redis: &mut ConnectionManager, request: Request) {
     match request {
         Request::Claim { room, user, name, reply } => {
-            let _ = reply.send(claim(link, redis, &room, user, &name).await);
+            let _ = reply.send(claim(link, redis, &room, user, &name, Announce::Yes).await);
         }
         Request::Release { room, user } => {
             if let Err(error) = release(link, redis, &room, user).await {
@@ -102,12 +102,20 @@ async fn serve(link: &Link, redis: &mut ConnectionManager, request: Request) {
     }
 }
 
+/// Whether a claim tells everyone (a join) or restores quietly (reconcile).
+#[derive(Clone, Copy, PartialEq)]
+enum Announce {
+    Yes,
+    Quietly,
+}
+
 async fn claim(
     link: &Link,
     redis: &mut ConnectionManager,
     room: &RoomName,
     user: UserId,
     name: &DisplayName,
+    announce: Announce,
 ) -> Result<Claim, DirectoryError> {
     let reply: Vec<Value> = link
         .script("claim")
@@ -116,6 +124,7 @@ async fn claim(
         .arg(name.as_str())
         .arg(name.folded())
         .arg(&link.node)
+        .arg(if announce == Announce::Quietly { "1" } else { "0" })
         .invoke_async(redis)
         .await
         .map_err(unavailable)?;
@@ -197,7 +206,8 @@ async fn reconcile(
         if recorded.contains(&format!("{}\n{}", room.as_str(), user.id)) {
             continue;
         }
-        match claim(link, redis, &room, user.id, &user.name).await {
+        // Quietly: the others' clients already list this user.
+        match claim(link, redis, &room, user.id, &user.name, Announce::Quietly).await {
             Ok(_) => {}
             Err(DirectoryError::NameTaken) => {
                 tracing::warn!(%room, "a held name was taken while Redis was away");

@@ -44,7 +44,9 @@ local function publish(room, ver, user, name, joined, count)
   redis.call('PUBLISH', bus, cjson.encode(change))
 end
 
-local function claim(room, user, name, folded, node)
+-- A quiet claim (reconcile after Redis lost its data) restores a user the
+-- other processes' clients already know of: it publishes nothing.
+local function claim(room, user, name, folded, node, quiet)
   local members = k('m', room)
   local hold = room .. '\n' .. user
   if redis.call('HEXISTS', members, user) == 1 then
@@ -63,6 +65,9 @@ local function claim(room, user, name, folded, node)
   redis.call('SADD', p .. ':node:' .. node, hold)
   redis.call('ZINCRBY', p .. ':rooms', 1, room)
   redis.call('HINCRBY', p .. ':users', user, 1)
+  if quiet == '1' then
+    return { 'joined', name, current_ver(), redis.call('HGETALL', members) }
+  end
   local ver = next_ver()
   publish(room, ver, user, name, true, redis.call('HLEN', members))
   return { 'joined', name, ver, redis.call('HGETALL', members) }
@@ -109,7 +114,7 @@ local function reap(node)
 end
 
 if op == 'claim' then
-  return claim(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+  return claim(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 elseif op == 'release' then
   return release(ARGV[3], ARGV[4], ARGV[5])
 elseif op == 'view' then
