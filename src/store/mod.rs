@@ -73,6 +73,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a batch in one transaction, assigning each room's next seqs in
     /// draft order. Returns one entry per draft, in the same order, only once
     /// the transaction is committed.
+    ///
+    /// Seqs are assigned in the database, so several stores (processes) may
+    /// append to one room at once: each room's seqs stay strictly
+    /// increasing without gaps, and commit in seq order, so once seq N is
+    /// visible to a reader every lower seq of the room is committed too.
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError>;
 
     /// Reads up to `limit` messages of `room`, oldest first.

@@ -40,31 +40,39 @@ impl PgStore {
     /// Processes starting together are fine: migrations take an advisory lock.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(StoreError::Open)?;
-        create_database(url).await?;
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(true)
-            .connect_with(options)
-            .await
-            .map_err(StoreError::Open)?;
+        let pool = match connect(options.clone()).await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNKNOWN_DATABASE) => {
+                create_database(url).await?;
+                connect(options).await
+            }
+            connected => connected,
+        }
+        .map_err(StoreError::Open)?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 }
 
-/// Creates the URL's database unless it exists (or another process has
-/// just created it), like SQLite creates its file.
+async fn connect(options: PgConnectOptions) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(true)
+        .connect_with(options)
+        .await
+}
+
+/// Creates the URL's database, like SQLite creates its file; another
+/// process creating it at the same moment is fine.
 async fn create_database(url: &str) -> Result<(), StoreError> {
-    if Postgres::database_exists(url).await.map_err(StoreError::Open)? {
-        return Ok(());
-    }
+    tracing::info!("creating the database");
     match Postgres::create_database(url).await {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(DUPLICATE_DATABASE) => Ok(()),
         other => other.map_err(StoreError::Open),
     }
 }
 
+const UNKNOWN_DATABASE: &str = "3D000";
 const DUPLICATE_DATABASE: &str = "42P04";
 
 #[async_trait::async_trait]
