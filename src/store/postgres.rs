@@ -117,11 +117,11 @@ impl Store for PgStore {
 impl Backend for PgPool {
     type Tx = Transaction<'static, Postgres>;
 
-    /// READ COMMITTED: each statement sees what was committed before it
-    /// started, so statements after the room locks see the work of the
-    /// append that held them before.
+    /// READ COMMITTED (whatever the database's default): each statement
+    /// sees what was committed before it started, so the statements after
+    /// the room locks see the work of the append that held them before.
     async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        Ok(PgPool::begin(self).await?)
+        Ok(self.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?)
     }
 }
 
@@ -129,7 +129,7 @@ impl Backend for PgPool {
 /// its first statement to its commit, and reads the last seq under that
 /// lock, so appends to one room commit one after another in seq order.
 /// Hence a visible seq N means every seq below N is committed too: a
-/// reader that sees a gap only has to wait for, or re-read, what is missing.
+/// process that got N from another but not N-1 can read N-1 here.
 #[async_trait::async_trait]
 impl AppendTx for Transaction<'static, Postgres> {
     /// One upsert creates missing rooms and locks existing ones (`DO UPDATE`
