@@ -14,12 +14,15 @@ run: web
 	$(CARGO) run --release
 
 # Every test: formatting, lints, strict TypeScript, Rust unit and
-# integration tests, the contract suite and the browser suite.
+# integration tests (the store's against SQLite and PostgreSQL), the
+# contract suite, the browser suite and the cluster suite (PostgreSQL
+# running at 127.0.0.1:5432).
 test: web check
 	$(CARGO) test
 	$(CARGO) build
 	npm run test:contract
 	npm run test:browser
+	npm run test:cluster
 
 check: node_modules/.package-lock.json
 	$(CARGO) fmt --check

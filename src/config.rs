@@ -13,7 +13,9 @@ pub struct Config {
     #[arg(long, env = "BAATCHIT_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// Where history is kept: sqlite://PATH (created if missing).
+    /// Where history is kept: sqlite://PATH (one process; the file is
+    /// created if missing) or postgres://USER[:PASSWORD]@HOST:PORT/DB (shared
+    /// by several processes; the database is created if missing).
     #[arg(long, env = "BAATCHIT_DATABASE", default_value = "sqlite://baat-chit.db")]
     pub database: String,
 

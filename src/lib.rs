@@ -8,7 +8,8 @@
 //!   raw client input becomes these once, at the edge.
 //! - [`realtime`]: the Socket.IO event contract, one file per concern;
 //!   presence, typing, and the writer that commits and fans out messages.
-//! - [`store`]: history behind the [`store::Store`] trait (SQLite embedded).
+//! - [`store`]: history behind the [`store::Store`] trait: SQLite embedded,
+//!   or PostgreSQL shared by several processes.
 //! - [`cluster`]: several processes as one chat over Redis (`--redis`).
 //! - [`identity`]: signed session tokens.
 //! - [`http`]: the web app's files, `/healthz`, `/metrics`.

@@ -39,3 +39,23 @@ fn an_unsupported_database_url_is_refused_clearly() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unsupported database URL"));
 }
+
+#[test]
+fn an_unreachable_postgres_is_a_one_line_error_within_seconds() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let started = std::time::Instant::now();
+    let output = baat_chit()
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(format!("postgres://postgres@127.0.0.1:{closed_port}/chat"))
+        .output()
+        .expect("the binary runs");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("baat-chit:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("cannot open the database"), "{stderr}");
+}

@@ -13,14 +13,15 @@ export const BINARY = process.env.BAATCHIT_BIN ?? join(ROOT, "target", "debug", 
 /**
  * Starts a server and resolves once it prints its address.
  * `args` are extra command-line flags; `dir` reuses a data folder
- * (to restart on the same database file).
+ * (to restart on the same database file); `database` is a database URL to
+ * use instead of the folder's SQLite file (e.g. a PostgreSQL database).
  */
-export async function startServer({ args = [], dir, listen = "127.0.0.1:0" } = {}) {
+export async function startServer({ args = [], dir, listen = "127.0.0.1:0", database } = {}) {
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), "baat-chit-"));
   const dbPath = join(dataDir, "baat-chit.db");
   const child = spawn(
     BINARY,
-    ["--listen", listen, "--database", `sqlite://${dbPath}`, ...args],
+    ["--listen", listen, "--database", database ?? `sqlite://${dbPath}`, ...args],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
   );
   let stderr = "";

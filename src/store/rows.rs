@@ -1,0 +1,85 @@
+//! Reading history, whatever the database: one row type, one query per
+//! slice in SQL both backends accept (`$N` parameters), and pages made the
+//! same way.
+
+use super::{Page, Slice, StoreError};
+use crate::domain::{ClientId, DisplayName, Message, MessageText, RoomName, Seq, User, UserId};
+
+/// A stored message's columns. Text and clientId are read as bytes:
+/// PostgreSQL keeps them as BYTEA (to hold U+0000), SQLite as TEXT.
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    id: i64,
+    room: String,
+    seq: i64,
+    user_id: String,
+    user_name: String,
+    text: Vec<u8>,
+    ts: i64,
+    client_id: Option<Vec<u8>>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        let client_id = row.client_id.map(utf8).transpose()?;
+        Ok(Message {
+            id: row.id,
+            room: RoomName::parse(&row.room).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            seq: row.seq,
+            user: User {
+                id: UserId::from_hex(&row.user_id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("bad user id {:?}", row.user_id)))?,
+                name: DisplayName::from_trusted(row.user_name),
+            },
+            text: MessageText::from_trusted(utf8(row.text)?),
+            ts: row.ts,
+            client_id: client_id.map(ClientId::from_trusted),
+        })
+    }
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, StoreError> {
+    String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The columns of [`MessageRow`], for the queries below.
+macro_rules! select {
+    () => {
+        "SELECT id, room, seq, user_id, user_name, text, ts, client_id FROM messages WHERE room = $1"
+    };
+}
+
+/// The query reading `slice`: `$1` is the room, `$2` the seq it is bounded
+/// by ([`bound`]), `$3` the number of rows (one more than the page, to know
+/// whether more lie beyond).
+pub(super) fn read_sql(slice: Slice) -> &'static str {
+    match slice {
+        Slice::Latest => concat!(select!(), " ORDER BY seq DESC LIMIT $3"),
+        Slice::Before(_) => concat!(select!(), " AND seq < $2 ORDER BY seq DESC LIMIT $3"),
+        Slice::After(_) => concat!(select!(), " AND seq > $2 ORDER BY seq ASC LIMIT $3"),
+    }
+}
+
+/// The seq `$2` of [`read_sql`] stands for.
+pub(super) fn bound(slice: Slice) -> Seq {
+    match slice {
+        Slice::Latest => 0,
+        Slice::Before(seq) | Slice::After(seq) => seq,
+    }
+}
+
+/// The page that rows read with [`read_sql`] make, oldest first.
+pub(super) fn page(rows: Vec<MessageRow>, slice: Slice, limit: u32) -> Result<Page, StoreError> {
+    let has_more = rows.len() > limit as usize;
+    let mut messages = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(Message::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !matches!(slice, Slice::After(_)) {
+        messages.reverse();
+    }
+    Ok(Page { messages, has_more })
+}
