@@ -21,6 +21,10 @@ pub const ERROR_CODES: [&str; 9] = [
     "unavailable",
 ];
 
+/// Connections closed because they could not keep up (process-wide: the
+/// fan-out that closes them sits below any one server's state).
+pub static SLOW_CONSUMERS_CLOSED: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Default)]
 pub struct Metrics {
     pub connections: AtomicI64,
@@ -85,6 +89,12 @@ impl Metrics {
             "deliveries_total",
             "Messages sent to connections.",
             self.deliveries.load(Relaxed),
+        );
+        counter(
+            &mut out,
+            "slow_consumers_closed_total",
+            "Connections closed at the transport because they could not keep up.",
+            SLOW_CONSUMERS_CLOSED.load(Relaxed),
         );
         self.render_errors(&mut out);
         self.render_lag(&mut out);

@@ -25,6 +25,9 @@ const MAX_QUEUED_PACKETS: usize = 1024;
 /// larger packets are still read, in more steps.
 const WS_READ_BUFFER: usize = 1024;
 
+/// Each connection's kernel send buffer (Linux doubles it for bookkeeping).
+const TCP_SEND_BUFFER: usize = 128 * 1024;
+
 /// A built server, bound but not yet serving.
 pub struct App {
     listener: TcpListener,
@@ -102,10 +105,16 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
         let listener = self.listener.tap_io(|tcp| {
+            // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::warn!(%error, "cannot set TCP_NODELAY");
+            }
+            // A fixed send buffer, instead of one the kernel grows to
+            // megabytes: a reader that stalls is noticed (and closed) after
+            // a bounded backlog, and kernel memory per connection stays small.
+            if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(TCP_SEND_BUFFER) {
+                tracing::warn!(%error, "cannot set SO_SNDBUF");
             }
         });
         // Close every socket's transport on the way out: clients treat that

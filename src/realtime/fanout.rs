@@ -1,12 +1,13 @@
 //! Sends one event to this process's connections in a room. The payload is
 //! encoded once. A connection whose buffer is full is cut off rather than
 //! skipped: it leaves every broadcast group at once, so what it received
-//! stays a gap-free prefix, and is disconnected as soon as its buffer has
-//! room for the disconnect packet; it then rejoins with `since` and catches
-//! up. Other processes deliver to their own connections the same way.
+//! stays a gap-free prefix, and its transport is closed; its client
+//! reconnects by itself, rejoins with `since` and catches up. Other
+//! processes deliver to their own connections the same way.
 
 use super::Conn;
 use crate::domain::{RoomName, UserId};
+use crate::metrics::SLOW_CONSUMERS_CLOSED;
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::adapter::Adapter;
@@ -14,10 +15,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError, SocketIo};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// How often to retry disconnecting a connection that is too slow.
-const DISCONNECT_RETRY: Duration = Duration::from_millis(20);
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Who in the room does not get the event.
 #[derive(Debug, Clone, Copy)]
@@ -84,15 +82,13 @@ pub fn send<A: Adapter>(socket: &SocketRef<A>, event: &str, encoded: &RawValue) 
     }
 }
 
+/// Closes a too-slow connection at the transport (contract decision 2).
+/// It first leaves every broadcast group, so what it received stays a
+/// gap-free prefix; its client sees the transport drop, reconnects by
+/// itself and re-joins with `since`.
 fn cut_off<A: Adapter>(socket: SocketRef<A>) {
-    tracing::warn!(sid = %socket.id, "connection too slow; disconnecting it");
+    tracing::warn!(sid = %socket.id, "connection too slow; closing its transport");
+    SLOW_CONSUMERS_CLOSED.fetch_add(1, Relaxed);
     socket.leave_all();
-    tokio::spawn(async move {
-        while socket.connected() {
-            match socket.clone().disconnect() {
-                Err(SocketError::InternalChannelFull) => tokio::time::sleep(DISCONNECT_RETRY).await,
-                _ => break,
-            }
-        }
-    });
+    socket.close_transport();
 }

@@ -53,11 +53,6 @@ export class ChatClient {
       // Come back quickly after a server restart; the default tops out at 5 s.
       reconnectionDelayMax: 3000,
     });
-    this.socket.on("disconnect", (reason) => {
-      // A server-side disconnect (restart, slow-consumer kick) is not retried
-      // by socket.io-client itself, but this app always wants to be connected.
-      if (reason === "io server disconnect") window.setTimeout(() => this.socket.connect(), 1000);
-    });
   }
 
   /** Future reconnects carry the newest token. */

@@ -671,6 +671,21 @@ impl<A: Adapter> Socket<A> {
         Ok(())
     }
 
+    /// # Close the underlying connection at once, without a disconnect packet.
+    ///
+    /// The websocket (or the polling session) is closed, so to the client this looks
+    /// like a dropped connection and a standard client reconnects by itself, whereas
+    /// after [`Socket::disconnect`] it stays disconnected. This is how to shed a
+    /// client too slow to keep up: its buffer may have no room even for a disconnect
+    /// packet. The disconnect handler is called with [`DisconnectReason::TransportError`].
+    pub fn close_transport(&self) {
+        if !self.esocket.is_closed() {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = ?self.id, "closing the transport");
+            self.esocket.close(EIoDisconnectReason::TransportError);
+        }
+    }
+
     /// # Get the request info made by the client to connect.
     ///
     /// It might be used to retrieve the [`http::Extensions`]

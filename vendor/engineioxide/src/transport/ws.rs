@@ -5,6 +5,7 @@
 //! and to handle upgrade from polling to ws
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{
     SinkExt, StreamExt, TryStreamExt,
@@ -307,48 +308,68 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         }
 
     // Forward buffered packets until the channel is closed or the session is cancelled.
-    loop {
-        tokio::select! {
-            biased;
-            items = buffered_rx.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in packets {
-                            map_fn!(item);
-                        }
-                        while let Ok(packets) = buffered_rx.try_recv() {
+    // The whole loop observes cancellation, not only its `select!`: a peer that
+    // stopped reading blocks `feed` forever, and the session must still close.
+    let forward = async {
+        loop {
+            tokio::select! {
+                biased;
+                items = buffered_rx.recv() => {
+                    match items {
+                        Some(packets) => {
                             for item in packets {
                                 map_fn!(item);
                             }
+                            while let Ok(packets) = buffered_rx.try_recv() {
+                                for item in packets {
+                                    map_fn!(item);
+                                }
+                            }
+                        }
+                        None => break
+                    }
+                }
+                _ = socket.cancellation_token.cancelled() => break,
+                Ok(()) = volatile_rx.changed() => {
+                    let val = volatile_rx.borrow_and_update().clone();
+                    if let Some(packets) = val {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                        for item in packets {
+                            map_fn!(item);
                         }
                     }
-                    None => break
-                }
+                },
             }
-            _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
-                }
-            },
-        }
 
+            #[cfg(feature = "tracing")]
+            tracing::trace!(sid = %socket.id, "ws flush");
+            tx.flush().await.ok();
+        }
+    };
+    if forward
+        .with_cancellation_token(&socket.cancellation_token)
+        .await
+        .is_none()
+    {
         #[cfg(feature = "tracing")]
-        tracing::trace!(sid = %socket.id, "ws flush");
-        tx.flush().await.ok();
+        tracing::trace!(sid = %socket.id, "ws writer cancelled");
     }
 
-    #[cfg(feature = "tracing")]
-    tracing::trace!(sid = %socket.id, "ws closing flush");
-
-    tx.flush().await.ok();
-    tx.close().await.ok();
+    // Bounded: a peer that does not read would hold the connection open for as
+    // long as it likes. Once this returns the stream is dropped and closed.
+    let close = async {
+        tx.flush().await.ok();
+        tx.close().await.ok();
+    };
+    if tokio::time::timeout(CLOSE_TIMEOUT, close).await.is_err() {
+        #[cfg(feature = "tracing")]
+        tracing::debug!(sid = %socket.id, "peer not reading; dropping the connection");
+    }
 }
+/// How long a closing websocket may take to flush before it is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(
     sid: Sid,
