@@ -15,6 +15,7 @@ use socketioxide::SocketIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Packets a connection may have queued before it counts as too slow.
@@ -24,6 +25,12 @@ const MAX_QUEUED_PACKETS: usize = 1024;
 /// the default 4 KiB saves ~3 KiB per idle connection (bench `idle`), and
 /// larger packets are still read, in more steps.
 const WS_READ_BUFFER: usize = 1024;
+
+/// How long a shutdown may take, from the signal to the exit.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(9);
+
+/// How long acks may take to reach the wire before transports close.
+const ACK_FLUSH: Duration = Duration::from_millis(200);
 
 /// Each connection's kernel send buffer (Linux doubles it for bookkeeping).
 const TCP_SEND_BUFFER: usize = 128 * 1024;
@@ -35,6 +42,7 @@ pub struct App {
     address: SocketAddr,
     io: SocketIo,
     cluster: Option<Arc<Cluster>>,
+    writer: realtime::writer::Handle,
 }
 
 impl App {
@@ -82,14 +90,14 @@ impl App {
         if let Some(cluster) = &cluster {
             cluster.start(built.from_peers, changes_tx);
         }
-        let io = built.io;
+        let (io, writer) = (built.io, built.writer);
         let router =
             router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        Ok(Self { listener, router, address, io, cluster })
+        Ok(Self { listener, router, address, io, cluster, writer })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -105,29 +113,68 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listener = self.listener.tap_io(|tcp| {
-            // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::warn!(%error, "cannot set TCP_NODELAY");
-            }
-            // A fixed send buffer, instead of one the kernel grows to
-            // megabytes: a reader that stalls is noticed (and closed) after
-            // a bounded backlog, and kernel memory per connection stays small.
-            if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(TCP_SEND_BUFFER) {
-                tracing::warn!(%error, "cannot set SO_SNDBUF");
-            }
-        });
-        // Close every socket's transport on the way out: clients treat that
-        // as a blip and reconnect, and upgraded websockets are not left open.
-        let (io, cluster) = (self.io, self.cluster);
+        let listener = self.listener.tap_io(tune);
+        let (io, cluster, writer) = (self.io, self.cluster, self.writer);
+        // The signal stops accepting at once; the clean exit runs beside
+        // the connections still open, and the process waits for it.
+        let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
+        let clock = Arc::new(tokio::sync::Notify::new());
+        let started = Arc::clone(&clock);
         let stopping = async move {
             shutdown.await;
-            if let Some(cluster) = cluster {
-                cluster.leave().await;
-            }
-            io.close().await;
+            tracing::info!("shutting down");
+            let _ = signalled.send(());
+            started.notify_one();
         };
-        axum::serve(listener, self.router).with_graceful_shutdown(stopping).await?;
+        let cleanup = tokio::spawn(async move {
+            if signal.await.is_ok() {
+                leave_cleanly(io, cluster, writer).await;
+            }
+        });
+        let serve = axum::serve(listener, self.router).with_graceful_shutdown(stopping);
+        let exit = async {
+            serve.await?;
+            let _ = cleanup.await;
+            Ok::<(), std::io::Error>(())
+        };
+        // Whatever a client does, the process is gone within the limit.
+        let limit = async {
+            clock.notified().await;
+            tokio::time::sleep(SHUTDOWN_LIMIT).await;
+        };
+        tokio::select! {
+            result = exit => result?,
+            () = limit => tracing::warn!("connections still open at the shutdown limit; exiting"),
+        }
         Ok(())
+    }
+}
+
+/// A clean exit: what was sent before the signal is committed and acked,
+/// this process's users leave at once (in a cluster), and every transport
+/// is closed so clients reconnect, elsewhere if there is an elsewhere.
+async fn leave_cleanly(
+    io: SocketIo,
+    cluster: Option<Arc<Cluster>>,
+    writer: realtime::writer::Handle,
+) {
+    writer.flush().await;
+    tokio::time::sleep(ACK_FLUSH).await;
+    if let Some(cluster) = cluster {
+        cluster.leave().await;
+    }
+    io.close().await;
+}
+
+fn tune(tcp: &mut tokio::net::TcpStream) {
+    // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::warn!(%error, "cannot set TCP_NODELAY");
+    }
+    // A fixed send buffer, instead of one the kernel grows to megabytes: a
+    // reader that stalls is noticed (and closed) after a bounded backlog,
+    // and kernel memory per connection stays small.
+    if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(TCP_SEND_BUFFER) {
+        tracing::warn!(%error, "cannot set SO_SNDBUF");
     }
 }

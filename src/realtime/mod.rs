@@ -15,7 +15,7 @@ mod session;
 mod stream;
 mod tail;
 mod typing;
-mod writer;
+pub mod writer;
 
 pub use conn::Conn;
 pub use refusal::Refusal;
@@ -102,6 +102,8 @@ pub struct Built<A: Adapter> {
     pub presence: Arc<Presence>,
     /// Where the other processes' news enters this one.
     pub from_peers: Arc<dyn FromPeers>,
+    /// Commits and acks what is in flight (for a clean shutdown).
+    pub writer: writer::Handle,
 }
 
 /// Builds the Socket.IO service on `builder`, starts the writer, the room
@@ -132,7 +134,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
             metrics: Arc::clone(&metrics),
             config: config.clone(),
             peers,
-            writer,
+            writer: writer.clone(),
             streams: streams.clone(),
             replays,
         }),
@@ -142,7 +144,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
     relay::spawn(io.clone(), changes, replay_rx);
     let from_peers = Arc::new(Inbound { io: io.clone(), streams, presence: Arc::clone(&presence) });
     let _ = io.ns("/", session::on_connect::<A>.with(session::identify::<A>));
-    Built { layer, io, presence, from_peers }
+    Built { layer, io, presence, from_peers, writer }
 }
 
 /// The other processes' news, delivered to this process's connections.

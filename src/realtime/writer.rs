@@ -28,9 +28,16 @@ struct Post {
     reply: oneshot::Sender<Outcome>,
 }
 
+enum Work {
+    Post(Post),
+    /// Answered once everything queued before it is committed and acked.
+    Flush(oneshot::Sender<()>),
+}
+
 /// Where handlers send messages to commit. Unbounded because each
 /// connection's rate limit already bounds what it can queue.
-pub struct Handle(mpsc::UnboundedSender<Post>);
+#[derive(Clone)]
+pub struct Handle(mpsc::UnboundedSender<Work>);
 
 impl Handle {
     /// Queues a message; called synchronously while the event is read, so
@@ -38,8 +45,16 @@ impl Handle {
     pub fn post(&self, draft: MessageDraft, sender: Sid) -> oneshot::Receiver<Outcome> {
         let (reply, outcome) = oneshot::channel();
         let received = Instant::now();
-        let _ = self.0.send(Post { draft, sender, received, reply });
+        let _ = self.0.send(Work::Post(Post { draft, sender, received, reply }));
         outcome
+    }
+
+    /// Waits until every message queued so far is committed and acked.
+    pub async fn flush(&self) {
+        let (done, flushed) = oneshot::channel();
+        if self.0.send(Work::Flush(done)).is_ok() {
+            let _ = flushed.await;
+        }
     }
 }
 
@@ -56,12 +71,26 @@ pub fn spawn<A: Adapter>(
     streams: stream::Handle<A>,
     peers: Arc<dyn Peers>,
 ) -> Handle {
-    let (tx, mut posts) = mpsc::unbounded_channel();
+    let (tx, mut inbox) = mpsc::unbounded_channel();
     let writer = Writer { store, metrics, streams, peers };
     tokio::spawn(async move {
+        let mut work = Vec::with_capacity(MAX_BATCH);
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while posts.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            writer.commit(std::mem::take(&mut batch)).await;
+        while inbox.recv_many(&mut work, MAX_BATCH).await > 0 {
+            for item in work.drain(..) {
+                match item {
+                    Work::Post(post) => batch.push(post),
+                    Work::Flush(done) => {
+                        if !batch.is_empty() {
+                            writer.commit(std::mem::take(&mut batch)).await;
+                        }
+                        let _ = done.send(());
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                writer.commit(std::mem::take(&mut batch)).await;
+            }
         }
     });
     Handle(tx)
