@@ -19,7 +19,7 @@ enum Request {
     View { room: RoomName, reply: Answer<View> },
     Rooms { reply: Answer<Vec<(RoomName, usize)>> },
     UserCount { reply: Answer<usize> },
-    Reconcile { held: Vec<(RoomName, User)> },
+    Reconcile { held: Vec<(RoomName, User)>, announce: Announce },
 }
 
 pub struct RedisDirectory {
@@ -68,8 +68,9 @@ impl Directory for RedisDirectory {
         self.ask(|reply| Request::UserCount { reply })
     }
 
-    fn reconcile(&self, held: Vec<(RoomName, User)>) {
-        let _ = self.requests.send(Request::Reconcile { held });
+    fn reconcile(&self, held: Vec<(RoomName, User)>, announce: bool) {
+        let announce = if announce { Announce::Yes } else { Announce::Quietly };
+        let _ = self.requests.send(Request::Reconcile { held, announce });
     }
 }
 
@@ -94,8 +95,8 @@ async fn serve(link: &Link, redis: &mut ConnectionManager, request: Request) {
             let users = redis::cmd("HLEN").arg(link.key("users")).query_async(redis).await;
             let _ = reply.send(users.map_err(unavailable));
         }
-        Request::Reconcile { held } => {
-            if let Err(error) = reconcile(link, redis, held).await {
+        Request::Reconcile { held, announce } => {
+            if let Err(error) = reconcile(link, redis, held, announce).await {
                 tracing::warn!(%error, "presence reconcile failed");
             }
         }
@@ -188,6 +189,7 @@ async fn reconcile(
     link: &Link,
     redis: &mut ConnectionManager,
     held: Vec<(RoomName, User)>,
+    announce: Announce,
 ) -> Result<(), RedisError> {
     let recorded: HashSet<String> = redis::cmd("SMEMBERS")
         .arg(link.key(&format!("node:{}", link.node)))
@@ -206,8 +208,7 @@ async fn reconcile(
         if recorded.contains(&format!("{}\n{}", room.as_str(), user.id)) {
             continue;
         }
-        // Quietly: the others' clients already list this user.
-        match claim(link, redis, &room, user.id, &user.name, Announce::Quietly).await {
+        match claim(link, redis, &room, user.id, &user.name, announce).await {
             Ok(_) => {}
             Err(DirectoryError::NameTaken) => {
                 tracing::warn!(%room, "a held name was taken while Redis was away");

@@ -5,6 +5,7 @@
 //! 30 s. Removal is one atomic script, so two reapers never double it.
 
 use super::Link;
+use crate::realtime::peers::FromPeers;
 use redis::RedisError;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,9 +14,10 @@ use std::time::Duration;
 const BEAT: Duration = Duration::from_secs(2);
 const DEAD_AFTER: Duration = Duration::from_secs(10);
 
-pub fn spawn(link: Arc<Link>) {
+pub fn spawn(link: Arc<Link>, from_peers: Arc<dyn FromPeers>) {
     tokio::spawn(async move {
         let mut redis = link.redis.clone();
+        let mut first = true;
         let mut ticks = tokio::time::interval(BEAT);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -23,8 +25,15 @@ pub fn spawn(link: Arc<Link>) {
             let beat: Result<i64, RedisError> =
                 link.script("heartbeat").arg(&link.node).invoke_async(&mut redis).await;
             match beat {
-                Ok(_) => {
+                Ok(known) => {
                     link.metrics.cluster.heartbeats.fetch_add(1, Relaxed);
+                    // A process stalled past DEAD_AFTER was reaped while
+                    // alive: put its users back, announced.
+                    if known == 0 && !std::mem::take(&mut first) {
+                        tracing::warn!("this process was taken for dead; restoring its users");
+                        from_peers.reaped();
+                    }
+                    first = false;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "heartbeat failed");

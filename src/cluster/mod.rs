@@ -110,8 +110,8 @@ impl Cluster {
 
     /// Starts listening to the other processes and heartbeating.
     pub fn start(&self, from_peers: Arc<dyn FromPeers>, changes: ChangeSink) {
-        bus::subscribe(Arc::clone(&self.link), from_peers, changes);
-        heartbeat::spawn(Arc::clone(&self.link));
+        bus::subscribe(Arc::clone(&self.link), Arc::clone(&from_peers), changes);
+        heartbeat::spawn(Arc::clone(&self.link), from_peers);
     }
 
     /// A clean shutdown: this process's users leave every room at once

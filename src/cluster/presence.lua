@@ -120,7 +120,10 @@ elseif op == 'release' then
 elseif op == 'view' then
   return { current_ver(), redis.call('HGETALL', k('m', ARGV[3])) }
 elseif op == 'heartbeat' then
-  redis.call('ZADD', p .. ':nodes', now_ms(), ARGV[3])
+  -- 0: the node was unknown although Redis kept its data, so the others
+  -- took it for dead and removed its users; 1 otherwise.
+  local new = redis.call('ZADD', p .. ':nodes', now_ms(), ARGV[3])
+  if new == 1 and redis.call('EXISTS', p .. ':ver') == 1 then return 0 end
   return 1
 elseif op == 'reap' then
   return reap(ARGV[3])

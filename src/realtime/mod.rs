@@ -168,8 +168,12 @@ impl<A: Adapter> FromPeers for Inbound<A> {
     }
 
     fn reconnected(&self) {
-        self.presence.reconcile();
+        self.presence.reconcile(false);
         self.streams.resync();
+    }
+
+    fn reaped(&self) {
+        self.presence.reconcile(true);
     }
 }
 

@@ -20,6 +20,8 @@ pub trait FromPeers: Send + Sync + 'static {
     fn hint(&self, room: RoomName, seq: Seq);
     /// The link to the others was down: anything may have been missed.
     fn reconnected(&self);
+    /// The others took this process for dead and removed its users.
+    fn reaped(&self);
 }
 
 /// A single process: nobody to tell.

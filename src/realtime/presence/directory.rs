@@ -70,8 +70,10 @@ pub trait Directory: Send + Sync + 'static {
     /// Distinct users present in at least one room.
     fn user_count(&self) -> Reply<usize>;
     /// Makes the shared record of what this process holds equal `held`
-    /// (after the shared store lost or missed updates).
-    fn reconcile(&self, held: Vec<(RoomName, User)>);
+    /// (after the shared store lost or missed updates). Restored users are
+    /// announced as joined only if `announce` (the others were told they
+    /// left); otherwise the others' clients still list them.
+    fn reconcile(&self, held: Vec<(RoomName, User)>, announce: bool);
 }
 
 /// Answers at once (for the in-memory directory).
@@ -189,7 +191,7 @@ impl Directory for LocalDirectory {
         ready(Ok(self.lock().users.len()))
     }
 
-    fn reconcile(&self, _held: Vec<(RoomName, User)>) {
+    fn reconcile(&self, _held: Vec<(RoomName, User)>, _announce: bool) {
         // One process: the directory is this process's own memory.
     }
 }

@@ -155,8 +155,9 @@ impl Presence {
     }
 
     /// Re-states everything this process holds to the directory, after the
-    /// directory lost or missed updates (a Redis restart).
-    pub fn reconcile(&self) {
+    /// directory lost or missed updates (a Redis restart), or dropped them
+    /// (this process was taken for dead): see [`Directory::reconcile`].
+    pub fn reconcile(&self, announce: bool) {
         let held = self.lock();
         let all = held
             .iter()
@@ -164,7 +165,7 @@ impl Presence {
                 users.iter().map(|(id, m)| (room.clone(), User { id: *id, name: m.name.clone() }))
             })
             .collect();
-        self.directory.reconcile(all);
+        self.directory.reconcile(all, announce);
     }
 
     fn release(&self, held: &mut HeldRooms, room: &RoomName, user: UserId) {
