@@ -6,14 +6,53 @@ fn baat_chit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_baat-chit"))
 }
 
+/// Every flag of `Config`: its environment variable and its default.
+const FLAGS: [(&str, &str, &str); 6] = [
+    ("--listen", "BAATCHIT_LISTEN", "127.0.0.1:3000"),
+    ("--database", "BAATCHIT_DATABASE", "sqlite://baat-chit.db"),
+    ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", "5"),
+    ("--max-payload", "BAATCHIT_MAX_PAYLOAD", "16384"),
+    ("--typing-expiry", "BAATCHIT_TYPING_EXPIRY", "6"),
+    ("--rate-limit", "BAATCHIT_RATE_LIMIT", "20"),
+];
+
+/// The options in `--help`: each long flag with the text explaining it.
+fn options(help: &str) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = Vec::new();
+    for line in help.lines().skip_while(|line| *line != "Options:").skip(1) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let flag = words.iter().take(2).find(|word| word.starts_with("--"));
+        match (flag, options.last_mut()) {
+            (Some(flag), _) => options.push((flag.to_string(), String::new())),
+            (None, Some((_, text))) => {
+                text.push(' ');
+                text.push_str(line.trim());
+            }
+            (None, None) => {}
+        }
+    }
+    options
+}
+
 #[test]
-fn help_explains_every_flag() {
+fn help_explains_every_flag_with_its_variable_and_default() {
     let output = baat_chit().arg("--help").output().expect("the binary runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--database", "--presence-grace", "--max-payload"] {
-        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    let options = options(&help);
+    for (flag, env, default) in FLAGS {
+        let (_, text) = options
+            .iter()
+            .find(|(name, _)| name == flag)
+            .unwrap_or_else(|| panic!("{flag} missing from:\n{help}"));
+        let explained = text.split(" [env:").next().unwrap_or_default();
+        assert!(explained.len() > 20, "{flag} is not explained: {text}");
+        assert!(text.contains(&format!("[env: {env}=]")), "{flag} does not name {env}: {text}");
+        assert!(text.contains(&format!("[default: {default}]")), "{flag} default: {text}");
     }
-    assert!(help.contains("BAATCHIT_DATABASE"), "env vars are named:\n{help}");
+    let names: Vec<&str> = options.iter().map(|(name, _)| name.as_str()).collect();
+    let expected: Vec<&str> =
+        FLAGS.iter().map(|(flag, _, _)| *flag).chain(["--help", "--version"]).collect();
+    assert_eq!(names, expected, "a flag this test does not know:\n{help}");
 }
 
 #[test]

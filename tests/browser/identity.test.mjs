@@ -7,6 +7,22 @@ import {
   openPerson, peopleNames, say, seeMessages, sleep, startServer,
 } from "./support.mjs";
 
+/** Records the payload of every `join` the page sends, over websocket or polling. */
+function recordJoins(page) {
+  const joins = [];
+  const record = (payload) => {
+    for (const packet of String(payload).split("\x1e")) {
+      const found = /^42\d*\["join",(.*)\]$/s.exec(packet);
+      if (found) joins.push(JSON.parse(found[1]));
+    }
+  };
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => record(payload)));
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url().includes("/socket.io/")) record(request.postData() ?? "");
+  });
+  return joins;
+}
+
 describe("identity", () => {
   let server;
   let browser;
@@ -50,13 +66,23 @@ describe("identity", () => {
     await other.context.close();
   });
 
-  it("an empty or blank name is refused inline before reaching the room", async () => {
-    const { page, context } = await openPerson(browser, server.url);
+  it("an empty or blank name is refused inline, without sending a join", async () => {
+    let joins;
+    const { page, context } = await openPerson(browser, server.url, {
+      beforeGoto: (p) => {
+        joins = recordJoins(p);
+      },
+    });
     const dialog = nameDialog(page);
-    await dialog.getByLabel("Your name").fill("   ");
-    await dialog.getByRole("button", { name: "Join the chat" }).click();
-    assert.match(await dialog.locator("#name-error").textContent(), /name/i);
-    assert.equal(await dialog.isVisible(), true);
+    for (const blank of ["", "   "]) {
+      await dialog.getByLabel("Your name").fill(blank);
+      await dialog.getByRole("button", { name: "Join the chat" }).click();
+      await eventually(async () => assert.match(await dialog.locator("#name-error").textContent(), /type a name/i));
+      assert.equal(await dialog.isVisible(), true);
+    }
+    await chooseName(page, "Hana");
+    // Hana's join is seen, so a join sent for a blank name before it would have been too.
+    await eventually(() => assert.deepEqual(joins.map((join) => join.name), ["Hana"]));
     await context.close();
   });
 

@@ -87,8 +87,11 @@ describe("messages", () => {
     await failed.getByRole("button", { name: "Retry" }).click();
     await page.locator("#messages .msg[data-id]").waitFor();
     assert.equal(await page.locator("#messages .msg.failed").count(), 0);
-    assert.equal(clientIds.length, 2);
-    assert.equal(clientIds[0], clientIds[1]);
+    assert.equal(clientIds.length, 2, "one send and one retry");
+    const [sent, retried] = clientIds;
+    assert.equal(typeof sent, "string", `the send carries no clientId: ${sent}`);
+    assert.ok(sent.length >= 1 && sent.length <= 64, `clientId "${sent}" is not 1 to 64 characters`);
+    assert.equal(retried, sent, "the retry has another clientId");
     await seeMessages(watcher.page, ["try me"]);
     await context.close();
     await watcher.context.close();

@@ -162,6 +162,18 @@ export class Client {
     assert.equal(found.length, 0, `unexpected "${event}": ${brief(found)}`);
   }
 
+  /**
+   * Waits out `within` ms, then asserts that exactly `count` matching
+   * `event`s were recorded (from `since`): catches an event sent twice.
+   * Resolves with their payloads.
+   */
+  async assertExactly(event, count, predicate = () => true, { within = QUIET_MS, since = 0 } = {}) {
+    await sleep(within);
+    const found = this.received(event, predicate, since);
+    assert.equal(found.length, count, `expected exactly ${count} "${event}", got ${found.length}: ${brief(found)}`);
+    return found;
+  }
+
   /** Emits with an ack and resolves with the ack, or fails after `timeout`. */
   emit(event, ...args) {
     return this.emitWithTimeout(ACK_TIMEOUT_MS, event, ...args);

@@ -1,7 +1,8 @@
 // HTTP endpoints beside Socket.IO: health, metrics and the web app routes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assertError, connect, get, sleep, uniqueRoom, useServer } from "./helpers.mjs";
+import { isDeepStrictEqual } from "node:util";
+import { ACK_TIMEOUT_MS, assertError, connect, get, sleep, uniqueRoom, useServer } from "./helpers.mjs";
 
 const server = useServer();
 
@@ -31,6 +32,26 @@ function sample(text, name, labels = "") {
     if (key === `${name}${labels}`) return Number(value);
   }
   return undefined;
+}
+
+/** The gauges of the metrics page. */
+async function gauges() {
+  const text = await metrics();
+  const [connections, users, rooms] = ["connections", "users", "rooms"].map((name) => sample(text, `baatchit_${name}`));
+  return { connections, users, rooms };
+}
+
+/** Polls the gauges until they equal `expected`; fails with the last reading after ACK_TIMEOUT_MS. */
+async function gaugesBecome(expected, when) {
+  const deadline = Date.now() + ACK_TIMEOUT_MS;
+  for (;;) {
+    const now = await gauges();
+    if (isDeepStrictEqual(now, expected) || Date.now() > deadline) {
+      assert.deepEqual(now, expected, `gauges ${when}`);
+      return;
+    }
+    await sleep(20);
+  }
 }
 
 test("healthz answers 200 with status ok while the database is reachable", async () => {
@@ -70,17 +91,23 @@ test("metrics count stored messages, deliveries and errors as they happen", asyn
   assert.equal(delta("baatchit_errors_total", '{code="invalid_message"}'), 1);
 });
 
-test("metrics gauges follow connections and rooms", async () => {
-  await sleep(200); // let the previous test's disconnects settle
-  const before = await metrics();
-  const room = uniqueRoom();
-  const clients = await Promise.all([connect(server), connect(server)]);
-  await clients[0].join(room, "one");
-  await clients[1].join(room, "two");
-  const during = await metrics();
-  assert.equal(sample(during, "baatchit_connections") - sample(before, "baatchit_connections"), 2);
-  assert.equal(sample(during, "baatchit_rooms") - sample(before, "baatchit_rooms"), 1);
-  assert.ok(sample(during, "baatchit_users") >= 2);
+test("metrics gauges count connections, users and rooms, up and back down", async () => {
+  // Every earlier test's clients said goodbye (no grace period): the server empties.
+  await gaugesBecome({ connections: 0, users: 0, rooms: 0 }, "before the test");
+  const [room, elsewhere] = [uniqueRoom(), uniqueRoom()];
+  const [one, two] = await Promise.all([connect(server), connect(server)]);
+  assert.deepEqual(await gauges(), { connections: 2, users: 0, rooms: 0 }, "connected, in no room");
+  await one.join(room, "one");
+  await two.join(room, "two");
+  const oneAgain = await connect(server, { token: one.token });
+  await oneAgain.join(room, "one");
+  await oneAgain.join(elsewhere, "one");
+  assert.deepEqual(await gauges(), { connections: 3, users: 2, rooms: 2 }, "two users, one in two tabs and rooms");
+  two.close();
+  await gaugesBecome({ connections: 2, users: 1, rooms: 2 }, "after one user left");
+  one.close();
+  oneAgain.close();
+  await gaugesBecome({ connections: 0, users: 0, rooms: 0 }, "after everyone left");
 });
 
 test("the web app is served at / and at /r/<room>", async () => {
