@@ -6,14 +6,17 @@ fn baat_chit() -> Command {
     Command::new(env!("CARGO_BIN_EXE_baat-chit"))
 }
 
-/// Every flag of `Config`: its environment variable and its default.
-const FLAGS: [(&str, &str, &str); 6] = [
-    ("--listen", "BAATCHIT_LISTEN", "127.0.0.1:3000"),
-    ("--database", "BAATCHIT_DATABASE", "sqlite://baat-chit.db"),
-    ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", "5"),
-    ("--max-payload", "BAATCHIT_MAX_PAYLOAD", "16384"),
-    ("--typing-expiry", "BAATCHIT_TYPING_EXPIRY", "6"),
-    ("--rate-limit", "BAATCHIT_RATE_LIMIT", "20"),
+/// Every flag of `Config`: its environment variable and its default
+/// (`None`: off unless given).
+const FLAGS: [(&str, &str, Option<&str>); 8] = [
+    ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
+    ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
+    ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),
+    ("--max-payload", "BAATCHIT_MAX_PAYLOAD", Some("16384")),
+    ("--typing-expiry", "BAATCHIT_TYPING_EXPIRY", Some("6")),
+    ("--rate-limit", "BAATCHIT_RATE_LIMIT", Some("20")),
+    ("--redis", "BAATCHIT_REDIS", None),
+    ("--redis-prefix", "BAATCHIT_REDIS_PREFIX", Some("baatchit")),
 ];
 
 /// The options in `--help`: each long flag with the text explaining it.
@@ -47,7 +50,12 @@ fn help_explains_every_flag_with_its_variable_and_default() {
         let explained = text.split(" [env:").next().unwrap_or_default();
         assert!(explained.len() > 20, "{flag} is not explained: {text}");
         assert!(text.contains(&format!("[env: {env}=]")), "{flag} does not name {env}: {text}");
-        assert!(text.contains(&format!("[default: {default}]")), "{flag} default: {text}");
+        match default {
+            Some(default) => {
+                assert!(text.contains(&format!("[default: {default}]")), "{flag} default: {text}")
+            }
+            None => assert!(!text.contains("[default:"), "{flag} should have no default: {text}"),
+        }
     }
     let names: Vec<&str> = options.iter().map(|(name, _)| name.as_str()).collect();
     let expected: Vec<&str> =

@@ -147,11 +147,10 @@ describe("with the default rate limit", () => {
 
 /**
  * What socket.io-client reports when the server cuts off a reader too slow
- * to keep up. Today the server sends a Socket.IO disconnect packet: "io
- * server disconnect". Contract decision 2 closes the transport instead, so
- * once issue 7 (hardening) lands this becomes "transport close".
+ * to keep up: contract decision 2 closes the transport (no Socket.IO
+ * disconnect packet), so the client reconnects by itself.
  */
-const SLOW_READER_REASON = "io server disconnect";
+const SLOW_READER_REASON = "transport close";
 
 /** One message of the slow-reader test: about 6 KB on the wire. */
 const bigText = (i) => `${i} ${"名".repeat(1990)}`;
