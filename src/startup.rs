@@ -1,7 +1,7 @@
 //! Wiring: open the store, build the Socket.IO and HTTP services, bind.
 
 use crate::config::Config;
-use crate::http::{HttpState, router};
+use crate::http::{HttpState, router, sticky};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::realtime;
@@ -50,7 +50,10 @@ impl App {
             .ws_read_buffer_size(WS_READ_BUFFER);
         let (layer, io, presence) =
             realtime::build(builder, Arc::clone(&store), keyring, Arc::clone(&metrics), &config);
-        let router = router(HttpState { store, metrics, presence }).layer(layer);
+        let mut router = router(HttpState { store, metrics, presence }).layer(layer);
+        if let Some(node) = &config.node_name {
+            router = sticky::layer(router, node);
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

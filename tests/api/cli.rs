@@ -10,7 +10,7 @@ fn baat_chit() -> Command {
 fn help_explains_every_flag() {
     let output = baat_chit().arg("--help").output().expect("the binary runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--database", "--presence-grace", "--max-payload"] {
+    for flag in ["--listen", "--database", "--presence-grace", "--max-payload", "--node-name"] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
     assert!(help.contains("BAATCHIT_DATABASE"), "env vars are named:\n{help}");
