@@ -120,7 +120,7 @@ describe("restart", () => {
       const before = await connect(first);
       before.close();
       await first.stop();
-      const second = await launch({ dir: first.dir });
+      const second = await launch({ sameStorageAs: first });
       try {
         const after = await connect(second, { token: before.token });
         assert.equal(after.userId, before.userId);
@@ -130,7 +130,7 @@ describe("restart", () => {
       }
     } finally {
       await first.stop();
-      first.cleanup();
+      await first.cleanup();
     }
   });
 });
