@@ -14,12 +14,16 @@ run: web
 	$(CARGO) run --release
 
 # Every test: formatting, lints, strict TypeScript, Rust unit and
-# integration tests, the contract suite and the browser suite.
+# integration tests, the contract suite (on one process, then on a cluster
+# of three), the browser suite and the cluster suite. The cluster runs need
+# PostgreSQL and Redis on this machine, and nginx (see README.md).
 test: web check
 	$(CARGO) test
 	$(CARGO) build
 	npm run test:contract
+	npm run test:contract:cluster
 	npm run test:browser
+	npm run test:cluster
 
 check: node_modules/.package-lock.json
 	$(CARGO) fmt --check

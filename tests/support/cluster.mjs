@@ -2,7 +2,7 @@
 // contract suite's cluster run: one fresh PostgreSQL database, one unique
 // Redis key prefix, processes named n1, n2, … on ports of their own, and
 // optionally nginx in front of them from deploy/nginx.conf.
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNginx } from "./nginx.mjs";
@@ -88,6 +88,8 @@ export class Cluster {
 
   async startProxy() {
     this.proxyDir = mkdtempSync(join(tmpdir(), "baat-chit-nginx-"));
+    // Run as root, nginx's workers are "nobody" and must reach their temp folders in here.
+    chmodSync(this.proxyDir, 0o755);
     const nodes = this.nodes.map((node) => new URL(node.server.url).host);
     this.proxy = await startNginx({ nodes, dir: this.proxyDir });
     this.proxyUrl = this.proxy.url;

@@ -1,12 +1,13 @@
 // nginx in front of a test cluster, configured from deploy/nginx.conf
 // itself (the file operators use), with its ports and paths substituted.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { freePort, reachable, stopChild } from "./services.mjs";
 import { killOnExit } from "./server.mjs";
 
-export const NGINX = process.env.NGINX ?? "nginx";
+/** Debian's nginx (in /usr/sbin, not on every user's PATH), or NGINX. */
+export const NGINX = process.env.NGINX ?? (existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx");
 export const TEMPLATE = resolve(import.meta.dirname, "..", "..", "deploy", "nginx.conf");
 
 /** The addresses deploy/nginx.conf is written for: the proxy, then n1, n2, n3. */
