@@ -82,6 +82,16 @@ export function describeClient(cluster, client) {
   return `${nodeOf(client) ?? "?"} by ${client.transport ?? "polling"} through nginx`;
 }
 
+/** Awaits `promise`, prefixing its failure with who it happened to. */
+export async function about(who, promise) {
+  try {
+    return await promise;
+  } catch (error) {
+    error.message = `${who}: ${error.message}`;
+    throw error;
+  }
+}
+
 /** Asserts `list` is strictly increasing: no duplicate, nothing out of order. */
 export function assertIncreasing(list, who) {
   for (let i = 1; i < list.length; i += 1) {

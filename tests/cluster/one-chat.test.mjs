@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { assertError, presenceOf, range, seqs, settle, uniqueRoom } from "../contract/helpers.mjs";
 import {
-  assertIncreasing, brief, connect, describeClient, eventually, everywhere, polling, useCluster,
+  about, assertIncreasing, brief, connect, describeClient, eventually, everywhere, polling, useCluster,
 } from "./helpers.mjs";
 
 const server = useCluster({ processes: 3, nginx: true, args: ["--rate-limit", "10000"] });
@@ -27,7 +27,7 @@ test("everyone sees the same names, count and messages in the same order, whiche
   const acks = [];
   for (const [i, client] of clients.entries()) {
     const ack = await client.join(room, `Person ${i}`);
-    assert.equal(ack.count, i + 1, `${describeClient(cluster, client)} joined as the ${i + 1}th: count ${ack.count}`);
+    assert.equal(ack.count, i + 1, `${describeClient(cluster, client)} joined as person number ${i + 1}: count`);
     acks.push(ack);
   }
   const everyone = new Map(clients.map((client, i) => [client.userId, `Person ${i}`]));
@@ -43,7 +43,8 @@ test("everyone sees the same names, count and messages in the same order, whiche
   assert.deepEqual(seqs(sent), range(1, 6), "seqs are given in the order the messages were sent");
   for (const client of clients) {
     const expected = sent.filter((message) => message.user.id !== client.userId);
-    const got = await client.waitForCount("message", 5, (m) => m.room === room, { timeout: 5000 });
+    const got = await about(describeClient(cluster, client),
+      client.waitForCount("message", 5, (m) => m.room === room, { timeout: 5000 }));
     assert.deepEqual(got, expected, `${describeClient(cluster, client)} got the others' messages, identical and in seq order`);
   }
 });
@@ -69,12 +70,12 @@ test("300 messages sent at once from three processes reach every receiver in seq
 
   for (const receiver of receivers) {
     const who = describeClient(cluster, receiver);
-    const got = await receiver.waitForCount("message", 300, (m) => m.room === room, { timeout: 30_000 });
+    const got = await about(who, receiver.waitForCount("message", 300, (m) => m.room === room, { timeout: 30_000 }));
     assert.deepEqual(seqs(got), range(1, 300), `${who} should get seqs 1..300 once each, in order`);
     assert.deepEqual(got, all, `${who} should get exactly the stored messages`);
   }
   for (const [s, sender] of senders.entries()) {
-    const got = await sender.waitForCount("message", 200, (m) => m.room === room, { timeout: 30_000 });
+    const got = await about(`sender ${s}`, sender.waitForCount("message", 200, (m) => m.room === room, { timeout: 30_000 }));
     assertIncreasing(seqs(got), `sender ${s} receiving the others' messages`);
     assert.deepEqual([...seqs(got), ...seqs(batches[s])].sort((a, b) => a - b), range(1, 300),
       `sender ${s}: the others' messages and its own acks should make 1..300`);
@@ -156,7 +157,7 @@ test("presence is exact per connection across processes: never your own join, ne
   const leaver = joiners[3];
   await leaver.emit("leave", { room });
   for (const client of [observer, ...joiners.filter((joiner) => joiner !== leaver)]) {
-    const left = await client.waitFor("presence", presenceOf(room, "left", leaver.userId));
+    const left = await about(describeClient(cluster, client), client.waitFor("presence", presenceOf(room, "left", leaver.userId)));
     assert.equal(left.count, 6, `${describeClient(cluster, client)}: count after one left`);
   }
   await settle();
@@ -183,7 +184,8 @@ test("typing reaches the other users on every process, but not the typist's own 
   tab1.send("typing", { room, typing: true });
   const expected = { room, user: { id: tab1.userId, name: "typist" }, typing: true };
   for (const listener of listeners) {
-    assert.deepEqual(await listener.waitFor("typing"), expected, `${describeClient(cluster, listener)} hears the typist`);
+    const who = describeClient(cluster, listener);
+    assert.deepEqual(await about(`${who} listening for the typist`, listener.waitFor("typing")), expected, who);
   }
   await tab1.assertNoEvent("typing", () => true, { within: 500 });
   await tab2.assertNoEvent("typing", () => true, { within: 0 });

@@ -5,7 +5,7 @@ import { afterEach, test } from "node:test";
 import { presenceOf, uniqueRoom } from "../contract/helpers.mjs";
 import { startCluster } from "../support/cluster.mjs";
 import {
-  START_TIMEOUT_MS, assertContainsAll, assertIncreasing, closeClients, connect, eventually, nodeOf, polling, sleep,
+  START_TIMEOUT_MS, about, assertContainsAll, assertIncreasing, closeClients, connect, eventually, nodeOf, polling, sleep,
   websocket,
 } from "./helpers.mjs";
 import { Member } from "./member.mjs";
@@ -73,10 +73,11 @@ test("a process killed with SIGKILL: its users leave everywhere within 30 s, its
   for (const member of returners) {
     assert.equal(member.client.received("session").at(-1).userId, member.userId, "it came back as the same user");
   }
-  for (const stayer of stayers) {
-    for (const goner of goners) {
-      await stayer.client.waitFor("presence", presenceOf(room, "left", goner.userId),
-        { timeout: Math.max(0, DEAD_PROCESS_LIMIT_MS - (Date.now() - killedAt)) + 500 });
+  for (const [s, stayer] of stayers.entries()) {
+    for (const [g, goner] of goners.entries()) {
+      const timeout = Math.max(0, DEAD_PROCESS_LIMIT_MS - (Date.now() - killedAt)) + 500;
+      await about(`the stayer on ${s === 0 ? "n1" : "n3"} waiting for goner ${g} of the dead n2 to leave`,
+        stayer.client.waitFor("presence", presenceOf(room, "left", goner.userId), { timeout }));
     }
   }
   const removedAfter = Date.now() - killedAt;
@@ -121,7 +122,8 @@ test("a process stopped with SIGTERM removes its users at once, well within the 
   for (const observer of observers) {
     for (const room of roomNames) {
       for (const leaver of leavers) {
-        await observer.waitFor("presence", presenceOf(room, "left", leaver.userId), { timeout: 3000 });
+        await about(`an observer waiting for a user of the stopped n2 to leave ${room}`,
+          observer.waitFor("presence", presenceOf(room, "left", leaver.userId), { timeout: 3000 }));
       }
     }
   }
