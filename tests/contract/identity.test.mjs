@@ -127,6 +127,7 @@ describe("restart", () => {
         after.close();
       } finally {
         await second.stop();
+        await second.cleanup();
       }
     } finally {
       await first.stop();

@@ -43,6 +43,10 @@ export async function startServer({ args = [], dir, listen = "127.0.0.1:0", data
     if (process.env.BAATCHIT_SHOW_LOGS) process.stderr.write(name ? `[${name}] ${chunk}` : chunk);
   });
   const url = await new Promise((resolveUrl, reject) => {
+    const fail = (error) => {
+      if (!dir) rmSync(dataDir, { recursive: true, force: true });
+      reject(error);
+    };
     let stdout = "";
     const onData = (chunk) => {
       stdout += chunk;
@@ -53,8 +57,8 @@ export async function startServer({ args = [], dir, listen = "127.0.0.1:0", data
       }
     };
     child.stdout.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening:\n${stderr}`)));
-    child.once("error", (error) => reject(new Error(`cannot run ${BINARY}: ${error.message} (run \`cargo build\`)`)));
+    child.once("exit", (code) => fail(new Error(`server exited with ${code} before listening:\n${stderr}`)));
+    child.once("error", (error) => fail(new Error(`cannot run ${BINARY}: ${error.message} (run \`cargo build\`)`)));
   });
   const exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
   return {
