@@ -43,7 +43,9 @@ export async function startServer({ args = [], dir, listen = "127.0.0.1:0", data
     if (process.env.BAATCHIT_SHOW_LOGS) process.stderr.write(name ? `[${name}] ${chunk}` : chunk);
   });
   const url = await new Promise((resolveUrl, reject) => {
+    let listening = false;
     const fail = (error) => {
+      if (listening) return;
       if (!dir) rmSync(dataDir, { recursive: true, force: true });
       reject(error);
     };
@@ -52,6 +54,7 @@ export async function startServer({ args = [], dir, listen = "127.0.0.1:0", data
       stdout += chunk;
       const found = /listening on (http:\/\/\S+)/.exec(stdout);
       if (found) {
+        listening = true;
         child.stdout.off("data", onData);
         resolveUrl(found[1]);
       }
