@@ -15,12 +15,14 @@ run: web
 
 # Every test: formatting, lints, strict TypeScript, Rust unit and
 # integration tests (the store's against SQLite and PostgreSQL), the
-# contract suite, the browser suite and the cluster suite (PostgreSQL
-# running at 127.0.0.1:5432).
+# contract suite (on one process, then on a cluster of three), the browser
+# suite and the cluster suite. The cluster runs need PostgreSQL and Redis on
+# this machine, and nginx (see README.md).
 test: web check
 	$(CARGO) test
 	$(CARGO) build
 	npm run test:contract
+	npm run test:contract:cluster
 	npm run test:browser
 	npm run test:cluster
 

@@ -1,6 +1,7 @@
 //! Settings: built-in defaults, overridden by `BAATCHIT_*` environment
 //! variables, overridden by command-line flags.
 
+use crate::http::NodeName;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +48,12 @@ pub struct Config {
     /// runs) can share one Redis.
     #[arg(long, env = "BAATCHIT_REDIS_PREFIX", default_value = "baatchit")]
     pub redis_prefix: String,
+
+    /// This process's name behind a proxy (letters, digits, '-', '_', '.'):
+    /// Socket.IO responses then set the cookie `baatchit_node=NAME`, which
+    /// the proxy routes by so a polling client stays on this process.
+    #[arg(long, env = "BAATCHIT_NODE_NAME")]
+    pub node_name: Option<NodeName>,
 }
 
 impl Config {
@@ -77,6 +84,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
+            .field("node_name", &self.node_name)
             .finish()
     }
 }
@@ -92,6 +100,13 @@ mod tests {
         assert_eq!(config.database, "sqlite://baat-chit.db");
         assert_eq!(config.presence_grace, 5);
         assert_eq!(config.max_payload, 16384);
+        assert_eq!(config.node_name, None, "one process sets no sticky cookie");
+    }
+
+    #[test]
+    fn a_node_name_that_is_not_a_plain_cookie_value_is_refused() {
+        assert!(Config::try_parse_from(["baat-chit", "--node-name", "n1"]).is_ok());
+        assert!(Config::try_parse_from(["baat-chit", "--node-name", "n1; Path=/x"]).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::http::{HttpState, router};
+use crate::http::{HttpState, router, sticky};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::realtime::peers::Alone;
@@ -78,12 +78,14 @@ impl App {
                 directory: cluster.directory(),
                 changes,
                 peers: cluster.peers(),
+                shared: true,
             },
             None => Backing {
                 store: Arc::clone(&store),
                 directory: LocalDirectory::new(changes_tx.clone()),
                 changes,
                 peers: Arc::new(Alone),
+                shared: false,
             },
         };
         let built = realtime::build(builder, backing, keyring, Arc::clone(&metrics), &config);
@@ -91,8 +93,11 @@ impl App {
             cluster.start(built.from_peers, changes_tx);
         }
         let (io, writer) = (built.io, built.writer);
-        let router =
+        let mut router =
             router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
+        if let Some(node) = &config.node_name {
+            router = sticky::layer(router, node);
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -1,8 +1,12 @@
 //! The HTTP side: the web app's files, `/healthz` and `/metrics`, each
-//! response carrying the security headers.
+//! response carrying the security headers; the sticky-session cookie for a
+//! proxy in front of several processes.
 
 mod assets;
 mod ops;
+pub mod sticky;
+
+pub use sticky::NodeName;
 
 use crate::metrics::Metrics;
 use crate::realtime::presence::Presence;

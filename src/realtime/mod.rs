@@ -93,6 +93,8 @@ pub struct Backing {
     /// Presence changes from the directory, in version order.
     pub changes: mpsc::UnboundedReceiver<Change>,
     pub peers: Arc<dyn Peers>,
+    /// Other processes share the store and rooms (cluster mode).
+    pub shared: bool,
 }
 
 /// The built socket layer.
@@ -115,7 +117,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
     metrics: Arc<Metrics>,
     config: &Config,
 ) -> Built<A> {
-    let Backing { store, directory, changes, peers } = backing;
+    let Backing { store, directory, changes, peers, shared } = backing;
     let presence = Presence::new(config.presence_grace(), directory);
     let (replays, replay_rx) = mpsc::unbounded_channel();
     let (streams, stream_inputs) = stream::channel();
@@ -140,7 +142,7 @@ pub fn build<A: Adapter + DefinedAdapter>(
         }),
     };
     let (layer, io) = builder.with_state(hub).build_layer();
-    stream::spawn(io.clone(), store, metrics, stream_inputs);
+    stream::spawn(io.clone(), store, metrics, shared, stream_inputs);
     relay::spawn(io.clone(), changes, replay_rx);
     let from_peers = Arc::new(Inbound { io: io.clone(), streams, presence: Arc::clone(&presence) });
     let _ = io.ns("/", session::on_connect::<A>.with(session::identify::<A>));

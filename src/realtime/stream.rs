@@ -123,6 +123,8 @@ struct Streams<A: Adapter> {
     rooms: HashMap<RoomName, RoomStream>,
     /// Rooms with a gap, checked every tick.
     gaps: HashSet<RoomName>,
+    /// Other processes write to the same rooms (cluster mode).
+    shared: bool,
 }
 
 pub type Inputs<A> = mpsc::UnboundedReceiver<Input<A>>;
@@ -136,9 +138,11 @@ pub fn spawn<A: Adapter>(
     io: SocketIo<A>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
+    shared: bool,
     mut inputs: Inputs<A>,
 ) {
-    let mut streams = Streams { io, store, metrics, rooms: HashMap::new(), gaps: HashSet::new() };
+    let mut streams =
+        Streams { io, store, metrics, rooms: HashMap::new(), gaps: HashSet::new(), shared };
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(GAP_WAIT / 3);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -274,6 +278,11 @@ impl<A: Adapter> Streams<A> {
     }
 
     async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+        if self.shared && self.rooms.contains_key(&room) {
+            // A message acked by another process may not have come over the
+            // bus yet; its sender expects a join anywhere to include it.
+            self.catch_up(&room).await;
+        }
         if !self.rooms.contains_key(&room) {
             let page = self.store.read(&room, Slice::Latest, TAIL_LEN as u32).await?;
             self.make_room();

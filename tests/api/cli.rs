@@ -8,7 +8,7 @@ fn baat_chit() -> Command {
 
 /// Every flag of `Config`: its environment variable and its default
 /// (`None`: off unless given).
-const FLAGS: [(&str, &str, Option<&str>); 8] = [
+const FLAGS: [(&str, &str, Option<&str>); 9] = [
     ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
     ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
     ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),
@@ -17,6 +17,7 @@ const FLAGS: [(&str, &str, Option<&str>); 8] = [
     ("--rate-limit", "BAATCHIT_RATE_LIMIT", Some("20")),
     ("--redis", "BAATCHIT_REDIS", None),
     ("--redis-prefix", "BAATCHIT_REDIS_PREFIX", Some("baatchit")),
+    ("--node-name", "BAATCHIT_NODE_NAME", None),
 ];
 
 /// The options in `--help`: each long flag with the text explaining it.

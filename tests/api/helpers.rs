@@ -22,24 +22,29 @@ impl TestApp {
     }
 }
 
-/// A fresh data folder and a config pointing into it.
-pub fn test_config() -> (Config, TempDir) {
+/// A fresh data folder and a config pointing into it, plus extra flags.
+pub fn test_config(flags: &[&str]) -> (Config, TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let database = format!("sqlite://{}", dir.path().join("test.db").display());
-    let config =
-        Config::parse_from(["baat-chit", "--listen", "127.0.0.1:0", "--database", &database]);
+    let base = ["baat-chit", "--listen", "127.0.0.1:0", "--database", &database];
+    let config = Config::parse_from(base.iter().chain(flags));
     (config, dir)
 }
 
 pub async fn spawn_app() -> TestApp {
-    let (config, dir) = test_config();
+    spawn_app_with(&[]).await
+}
+
+/// Spawns an app started with extra command-line flags.
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    let (config, dir) = test_config(flags);
     let app = App::build(config).await.expect("the app builds");
     serve(app, dir)
 }
 
 /// Spawns an app on a given store, e.g. one that fails on purpose.
 pub async fn spawn_app_with_store(store: Arc<dyn Store>) -> TestApp {
-    let (config, dir) = test_config();
+    let (config, dir) = test_config(&[]);
     let app = App::build_with_store(config, store).await.expect("the app builds");
     serve(app, dir)
 }

@@ -4,5 +4,6 @@ mod cli;
 mod health;
 mod helpers;
 mod protocol;
+mod sticky;
 mod store;
 mod web;

@@ -1,4 +1,6 @@
 // Durability: an ok ack means the message survives `kill -9` right after.
+// Against a cluster, `kill` is every process at once and the restart is a
+// new cluster on the same database: nothing acked may live only in memory.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { closeClients, connect, launch, range, sendMany, seqs, uniqueRoom } from "./helpers.mjs";
@@ -7,7 +9,7 @@ const servers = [];
 after(async () => {
   closeClients();
   for (const server of servers) await server.kill();
-  for (const server of servers) server.cleanup();
+  for (const server of servers) await server.cleanup();
 });
 
 async function start(options) {
@@ -28,7 +30,7 @@ test("every acked message survives a SIGKILL right after its ack", async () => {
   closeClients();
   const sent = batches.flat().sort((a, b) => a.seq - b.seq);
 
-  const second = await start({ dir: first.dir });
+  const second = await start({ sameStorageAs: first });
   const reader = await connect(second, { token: writers[0].token });
   assert.equal(reader.userId, writers[0].userId, "the token survived the crash too");
   const ack = await reader.join(room, "writer0", { since: 0 });
@@ -49,7 +51,7 @@ test("a message with a clientId is still deduplicated after a crash", async () =
   await first.kill();
   closeClients();
 
-  const second = await start({ dir: first.dir });
+  const second = await start({ sameStorageAs: first });
   const back = await connect(second, { token: writer.token });
   await back.join(room, "writer");
   assert.deepEqual(await back.say(room, "sent once", { clientId: "survives" }), original);

@@ -4,10 +4,21 @@
 // Every client records every event it receives from the moment it is
 // created, so a test can never miss an event that arrived before it
 // started waiting for it. `waitFor` and `assertNoEvent` look at that record.
+//
+// With BAATCHIT_CLUSTER=1 (`npm run test:contract:cluster`) the "server" is
+// three processes sharing PostgreSQL and Redis, and each client a test
+// creates connects to the next process in turn: the whole contract must
+// hold across processes, not only within one.
 import assert from "node:assert/strict";
 import { after, afterEach, before } from "node:test";
 import { io } from "socket.io-client";
+import { startCluster } from "../support/cluster.mjs";
 import { startServer } from "../support/server.mjs";
+
+/** Whether this run is against a 3-process cluster. */
+export const CLUSTER = process.env.BAATCHIT_CLUSTER === "1";
+/** How long a server (or a whole cluster) may take to start. */
+const START_TIMEOUT_MS = CLUSTER ? 60_000 : 10_000;
 
 /** How long an ack or an expected event may take before the test fails. */
 export const ACK_TIMEOUT_MS = 2000;
@@ -33,17 +44,54 @@ export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
  */
 export const settle = () => sleep(150);
 
-/** Starts the server, failing fast if it never prints its address. */
-export async function launch(options = {}) {
+/**
+ * Starts the server (a cluster with BAATCHIT_CLUSTER=1), failing fast if it
+ * never prints its address. `args` are extra flags; `sameStorageAs` starts
+ * on the storage of a server that was stopped, to test restarts.
+ */
+export async function launch({ args = [], sameStorageAs } = {}) {
+  const starting = CLUSTER
+    ? launchCluster({ args, storage: sameStorageAs?.cluster.storage })
+    : startServer({ args, dir: sameStorageAs?.dir });
   let timer;
   const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error("server did not start within 10 s")), 10_000);
+    timer = setTimeout(() => reject(new Error(`server did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
   });
   try {
-    return await Promise.race([startServer(options), timeout]);
+    return await Promise.race([starting, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Three processes dressed as one server: each read of `url` gives the next
+ * process's URL, so the clients of every test are spread round robin over
+ * the processes. `stop` and `kill` act on every process; `cleanup` also
+ * drops the cluster's database and Redis keys.
+ */
+async function launchCluster({ args, storage }) {
+  const cluster = await startCluster({ processes: 3, nginx: false, args, storage });
+  let next = 0;
+  return {
+    cluster,
+    get url() {
+      const url = cluster.urls[next % cluster.urls.length];
+      next += 1;
+      return url;
+    },
+    get urls() {
+      return cluster.urls;
+    },
+    stop: () => cluster.stopProcesses(),
+    kill: () => cluster.killAll(),
+    cleanup: () => cluster.stopAll(),
+  };
+}
+
+/** The URL of every process behind `server`: one, or each of a cluster's. */
+export function processUrls(server) {
+  return server.urls ?? [server.url];
 }
 
 /**
@@ -54,8 +102,8 @@ export async function launch(options = {}) {
 export function useServer(options = {}) {
   const handle = {};
   before(async () => {
-    Object.assign(handle, await launch(options));
-  }, { timeout: 15_000 });
+    Object.defineProperties(handle, Object.getOwnPropertyDescriptors(await launch(options)));
+  }, { timeout: START_TIMEOUT_MS + 5000 });
   afterEach(closeClients);
   after(async () => {
     closeClients();
@@ -63,7 +111,7 @@ export function useServer(options = {}) {
     keptClients.clear();
     if (handle.stop) {
       await handle.stop();
-      handle.cleanup();
+      await handle.cleanup();
     }
   });
   return handle;
@@ -77,12 +125,17 @@ export function closeClients() {
 
 /** A socket.io-client connection that records everything it receives. */
 export class Client {
-  /** `keep: true` leaves the client open across tests (close it yourself). */
-  constructor(url, { token, auth, transports, reconnection = false, keep = false } = {}) {
+  /**
+   * `keep: true` leaves the client open across tests (close it yourself);
+   * any other option goes to socket.io-client as is.
+   */
+  constructor(url, { token, auth, transports, reconnection = false, keep = false, ...more } = {}) {
+    /** The server (or process) this client connected to. */
+    this.url = url;
     /** Every event received, in order: `{ event, args, at }`. */
     this.events = [];
     this.waiters = new Set();
-    const options = { forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS };
+    const options = { forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS, ...more };
     if (transports) options.transports = transports;
     if (auth !== undefined) options.auth = auth;
     else if (token !== undefined) options.auth = { token };

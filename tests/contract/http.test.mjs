@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { ACK_TIMEOUT_MS, assertError, connect, get, sleep, uniqueRoom, useServer } from "./helpers.mjs";
+import { ACK_TIMEOUT_MS, assertError, connect, get, processUrls, sleep, uniqueRoom, useServer } from "./helpers.mjs";
 
 const server = useServer();
 
@@ -16,13 +16,19 @@ const METRICS = [
   "baatchit_errors_total",
 ];
 
-/** The metrics page as text. */
-async function metrics() {
-  const response = await get(server, "/metrics");
+/** One process's metrics page as text. */
+async function scrape(url) {
+  const response = await get({ url }, "/metrics");
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
   return response.text();
 }
+
+/**
+ * Every process's metrics page. Each process counts what happens on it, so
+ * against a cluster a counter's total is the sum over the processes.
+ */
+const scrapeAll = () => Promise.all(processUrls(server).map(scrape));
 
 /** The value of one sample (`name` with an optional exact label set), or undefined. */
 function sample(text, name, labels = "") {
@@ -34,10 +40,18 @@ function sample(text, name, labels = "") {
   return undefined;
 }
 
-/** The gauges of the metrics page. */
+/** A sample summed over every process's page. */
+const total = (texts, name, labels) => texts.reduce((sum, text) => sum + (sample(text, name, labels) ?? 0), 0);
+
+/**
+ * The gauges: connections summed over the processes (each counts its own);
+ * users and rooms as any process reports them (in a cluster they come from
+ * the shared presence, so every process reports the same).
+ */
 async function gauges() {
-  const text = await metrics();
-  const [connections, users, rooms] = ["connections", "users", "rooms"].map((name) => sample(text, `baatchit_${name}`));
+  const texts = await scrapeAll();
+  const connections = total(texts, "baatchit_connections");
+  const [users, rooms] = ["users", "rooms"].map((name) => sample(texts[0], `baatchit_${name}`));
   return { connections, users, rooms };
 }
 
@@ -64,12 +78,14 @@ test("healthz answers 200 with status ok while the database is reachable", async
 test("metrics lists every metric of the contract in Prometheus text format", async () => {
   const client = await connect(server);
   assertError(await client.emit("join", { room: "", name: "x" }), "invalid_room");
-  const text = await metrics();
-  for (const name of METRICS) {
-    assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), `no # TYPE line for ${name}`);
+  const texts = await scrapeAll();
+  for (const text of texts) {
+    for (const name of METRICS) {
+      assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), `no # TYPE line for ${name}`);
+    }
+    assert.match(text, /^baatchit_delivery_lag_seconds(_count|_sum|_bucket)/m);
   }
-  assert.match(text, /^baatchit_delivery_lag_seconds(_count|_sum|_bucket)/m);
-  assert.ok(sample(text, "baatchit_errors_total", '{code="invalid_room"}') >= 1, "invalid_room not counted");
+  assert.ok(total(texts, "baatchit_errors_total", '{code="invalid_room"}') >= 1, "invalid_room not counted");
 });
 
 test("metrics count stored messages, deliveries and errors as they happen", async () => {
@@ -78,13 +94,13 @@ test("metrics count stored messages, deliveries and errors as they happen", asyn
   await sender.join(room, "sender");
   await a.join(room, "a");
   await b.join(room, "b");
-  const before = await metrics();
+  const before = await scrapeAll();
   for (const text of ["one", "two", "three"]) await sender.say(room, text);
   await a.waitForCount("message", 3);
   await b.waitForCount("message", 3);
   assertError(await sender.emit("message", { room, text: "" }), "invalid_message");
-  const after = await metrics();
-  const delta = (name, labels) => (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+  const after = await scrapeAll();
+  const delta = (name, labels) => total(after, name, labels) - total(before, name, labels);
   assert.equal(delta("baatchit_messages_stored_total"), 3);
   // 3 messages to 2 others each; presence and typing are not deliveries.
   assert.equal(delta("baatchit_deliveries_total"), 6);
@@ -96,13 +112,13 @@ test("metrics gauges count connections, users and rooms, up and back down", asyn
   await gaugesBecome({ connections: 0, users: 0, rooms: 0 }, "before the test");
   const [room, elsewhere] = [uniqueRoom(), uniqueRoom()];
   const [one, two] = await Promise.all([connect(server), connect(server)]);
-  assert.deepEqual(await gauges(), { connections: 2, users: 0, rooms: 0 }, "connected, in no room");
+  await gaugesBecome({ connections: 2, users: 0, rooms: 0 }, "connected, in no room");
   await one.join(room, "one");
   await two.join(room, "two");
   const oneAgain = await connect(server, { token: one.token });
   await oneAgain.join(room, "one");
   await oneAgain.join(elsewhere, "one");
-  assert.deepEqual(await gauges(), { connections: 3, users: 2, rooms: 2 }, "two users, one in two tabs and rooms");
+  await gaugesBecome({ connections: 3, users: 2, rooms: 2 }, "with two users, one in two tabs and rooms");
   two.close();
   await gaugesBecome({ connections: 2, users: 1, rooms: 2 }, "after one user left");
   one.close();

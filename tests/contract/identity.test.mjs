@@ -120,17 +120,18 @@ describe("restart", () => {
       const before = await connect(first);
       before.close();
       await first.stop();
-      const second = await launch({ dir: first.dir });
+      const second = await launch({ sameStorageAs: first });
       try {
         const after = await connect(second, { token: before.token });
         assert.equal(after.userId, before.userId);
         after.close();
       } finally {
         await second.stop();
+        await second.cleanup();
       }
     } finally {
       await first.stop();
-      first.cleanup();
+      await first.cleanup();
     }
   });
 });
