@@ -13,6 +13,7 @@
 
 use super::fanout::{self, Skip};
 use super::tail::{Attached, TAIL_LEN, Tail};
+use super::writer::Outcome;
 use super::{Refusal, events};
 use crate::domain::{Message, RoomName, Seq};
 use crate::metrics::Metrics;
@@ -46,11 +47,20 @@ pub struct Delivery {
     /// The connection that sent it, when it is on this process.
     pub sender: Option<Sid>,
     pub received: Option<Instant>,
+    /// The sender's ack, answered once this process has delivered it, so
+    /// an ack means "stored, and sent to everyone here".
+    pub ack: Option<oneshot::Sender<Outcome>>,
 }
 
 impl Delivery {
     fn read(message: Message) -> Self {
-        Self { message, sender: None, received: None }
+        Self { message, sender: None, received: None, ack: None }
+    }
+
+    fn acknowledge(&mut self) {
+        if let Some(ack) = self.ack.take() {
+            let _ = ack.send(Ok(self.message.clone()));
+        }
     }
 }
 
@@ -178,14 +188,16 @@ impl<A: Adapter> Streams<A> {
     }
 
     /// Delivers in order, holds what is early, drops what is known.
-    fn accept(&mut self, delivery: Delivery) {
+    fn accept(&mut self, mut delivery: Delivery) {
         let room = delivery.message.room.clone();
         // A room nobody here follows: a later join reads it from the database.
         let Some(stream) = self.rooms.get_mut(&room) else {
+            delivery.acknowledge();
             return;
         };
         let seq = delivery.message.seq;
         if seq <= stream.tail.last() {
+            delivery.acknowledge(); // already delivered from a database read
             return;
         }
         if seq > stream.tail.last() + 1 {
@@ -221,10 +233,11 @@ impl<A: Adapter> Streams<A> {
         }
     }
 
-    fn deliver(&mut self, room: &RoomName, delivery: Delivery) {
-        let Delivery { message, sender, received } = delivery;
-        let skip = sender.map_or(Skip::Nobody, Skip::Conn);
-        let reached = fanout::deliver(&self.io, room, skip, events::MESSAGE, &message);
+    fn deliver(&mut self, room: &RoomName, mut delivery: Delivery) {
+        let skip = delivery.sender.map_or(Skip::Nobody, Skip::Conn);
+        let reached = fanout::deliver(&self.io, room, skip, events::MESSAGE, &delivery.message);
+        delivery.acknowledge();
+        let Delivery { message, received, .. } = delivery;
         self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
         if let Some(received) = received {
             self.metrics.delivery_lag(received.elapsed());

@@ -110,25 +110,24 @@ impl<A: Adapter> Writer<A> {
             }
         };
         let mut fresh = Vec::with_capacity(posts.len());
-        let mut replies = Vec::with_capacity(posts.len());
         for (post, entry) in posts.into_iter().zip(appended) {
-            if !entry.duplicate {
-                fresh.push(Delivery {
-                    message: entry.message.clone(),
-                    sender: Some(post.sender),
-                    received: Some(post.received),
-                });
+            if entry.duplicate {
+                let _ = post.reply.send(Ok(entry.message));
+                continue;
             }
-            replies.push((post.reply, entry.message));
+            fresh.push(Delivery {
+                message: entry.message,
+                sender: Some(post.sender),
+                received: Some(post.received),
+                ack: Some(post.reply),
+            });
         }
         self.metrics.messages_stored.fetch_add(fresh.len() as u64, Relaxed);
         if !fresh.is_empty() {
             let messages: Vec<Message> = fresh.iter().map(|d| d.message.clone()).collect();
-            self.streams.committed(fresh);
             self.peers.messages(messages);
-        }
-        for (reply, message) in replies {
-            let _ = reply.send(Ok(message));
+            // The streams deliver, then ack.
+            self.streams.committed(fresh);
         }
     }
 }
