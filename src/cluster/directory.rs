@@ -15,7 +15,7 @@ type Answer<T> = oneshot::Sender<Result<T, DirectoryError>>;
 
 enum Request {
     Claim { room: RoomName, user: UserId, name: DisplayName, reply: Answer<Claim> },
-    Release { room: RoomName, user: UserId },
+    Release { room: RoomName, user: UserId, reply: Answer<()> },
     View { room: RoomName, reply: Answer<View> },
     Rooms { reply: Answer<Vec<(RoomName, usize)>> },
     UserCount { reply: Answer<usize> },
@@ -51,8 +51,9 @@ impl Directory for RedisDirectory {
         self.ask(|reply| Request::Claim { room, user, name, reply })
     }
 
-    fn release(&self, room: &RoomName, user: UserId) {
-        let _ = self.requests.send(Request::Release { room: room.clone(), user });
+    fn release(&self, room: &RoomName, user: UserId) -> Reply<()> {
+        let room = room.clone();
+        self.ask(|reply| Request::Release { room, user, reply })
     }
 
     fn view(&self, room: &RoomName) -> Reply<View> {
@@ -79,11 +80,13 @@ async fn serve(link: &Link, redis: &mut ConnectionManager, request: Request) {
         Request::Claim { room, user, name, reply } => {
             let _ = reply.send(claim(link, redis, &room, user, &name, Announce::Yes).await);
         }
-        Request::Release { room, user } => {
-            if let Err(error) = release(link, redis, &room, user).await {
+        Request::Release { room, user, reply } => {
+            let released = release(link, redis, &room, user).await;
+            if let Err(error) = &released {
                 // Reconcile after the link returns removes the stale hold.
                 tracing::warn!(%error, %room, "presence release failed");
             }
+            let _ = reply.send(released.map_err(unavailable));
         }
         Request::View { room, reply } => {
             let _ = reply.send(view(link, redis, &room).await);

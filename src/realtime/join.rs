@@ -107,11 +107,11 @@ pub async fn on_leave<A: Adapter>(
     TryData(raw): TryData<serde_json::Value>,
     ack: AckSender<A>,
 ) {
-    let result = leave(&s, &io, &hub, raw);
+    let result = leave(&s, &io, &hub, raw).await;
     reply(ack, &hub.metrics, &result);
 }
 
-fn leave<A: Adapter>(
+async fn leave<A: Adapter>(
     s: &SocketRef<A>,
     io: &SocketIo<A>,
     hub: &Hub<A>,
@@ -125,9 +125,15 @@ fn leave<A: Adapter>(
         return Err(Refusal::NotInRoom);
     }
     s.leave(room.to_string());
-    if let Some(user) = user {
-        typing::stop(hub, io, &room, &user);
-        hub.presence.leave(&room, conn.user, s.id, Departure::Now);
+    let Some(user) = user else {
+        return Ok(Done {});
+    };
+    typing::stop(hub, io, &room, &user);
+    // Answered once the room agrees, so the name is free when the ack comes.
+    let released = hub.presence.leave(&room, conn.user, s.id, Departure::Now);
+    if let Some(released) = released {
+        // A failure is logged, and repaired when the directory is back.
+        let _ = released.await;
     }
     Ok(Done {})
 }

@@ -47,12 +47,13 @@ export const settle = () => sleep(150);
 /**
  * Starts the server (a cluster with BAATCHIT_CLUSTER=1), failing fast if it
  * never prints its address. `args` are extra flags; `sameStorageAs` starts
- * on the storage of a server that was stopped, to test restarts.
+ * on the storage of a server that was stopped, to test restarts; `database`
+ * is a database URL for a single process (ignored for a cluster).
  */
-export async function launch({ args = [], sameStorageAs } = {}) {
+export async function launch({ args = [], sameStorageAs, database } = {}) {
   const starting = CLUSTER
     ? launchCluster({ args, storage: sameStorageAs?.cluster.storage })
-    : startServer({ args, dir: sameStorageAs?.dir });
+    : startServer({ args, dir: sameStorageAs?.dir, database });
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`server did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);

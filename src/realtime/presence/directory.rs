@@ -62,8 +62,9 @@ pub trait Directory: Send + Sync + 'static {
     /// name there (compared case-insensitively).
     fn claim(&self, room: &RoomName, user: UserId, name: &DisplayName) -> Reply<Claim>;
     /// This process no longer holds `user` in `room`; it leaves the room
-    /// when no process does. Failures are logged: reconcile repairs them.
-    fn release(&self, room: &RoomName, user: UserId);
+    /// when no process does. Answers once done; failures are also logged,
+    /// and reconcile repairs them.
+    fn release(&self, room: &RoomName, user: UserId) -> Reply<()>;
     fn view(&self, room: &RoomName) -> Reply<View>;
     /// Rooms with anyone in them and their counts, in no particular order.
     fn rooms(&self) -> Reply<Vec<(RoomName, usize)>>;
@@ -152,13 +153,13 @@ impl Directory for LocalDirectory {
         ready(Ok(Claim { name: name.clone(), view: state.view(room) }))
     }
 
-    fn release(&self, room: &RoomName, user: UserId) {
+    fn release(&self, room: &RoomName, user: UserId) -> Reply<()> {
         let mut state = self.lock();
         let Some(entry) = state.rooms.get_mut(room) else {
-            return;
+            return ready(Ok(()));
         };
         let Some(name) = entry.members.remove(&user) else {
-            return;
+            return ready(Ok(()));
         };
         entry.names.remove(&name.folded());
         let count = entry.members.len();
@@ -176,6 +177,7 @@ impl Directory for LocalDirectory {
         let change =
             Change { room: room.clone(), ver: state.ver, user: leaver, joined: false, count };
         let _ = self.changes.send(change);
+        ready(Ok(()))
     }
 
     fn view(&self, room: &RoomName) -> Reply<View> {

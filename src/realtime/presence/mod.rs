@@ -100,21 +100,25 @@ impl Presence {
     }
 
     /// Removes a connection of `user` from `room`; the user leaves when its
-    /// last connection has, at once or after the grace period.
-    pub fn leave(self: &Arc<Self>, room: &RoomName, user: UserId, sid: Sid, how: Departure) {
+    /// last connection has, at once or after the grace period. When it
+    /// leaves at once, the answer comes when every process would agree.
+    pub fn leave(
+        self: &Arc<Self>,
+        room: &RoomName,
+        user: UserId,
+        sid: Sid,
+        how: Departure,
+    ) -> Option<Reply<()>> {
         let mut held = self.lock();
-        let Some(member) = held.get_mut(room).and_then(|users| users.get_mut(&user)) else {
-            return;
-        };
+        let member = held.get_mut(room).and_then(|users| users.get_mut(&user))?;
         member.sids.retain(|s| *s != sid);
         if !member.sids.is_empty() {
-            return;
+            return None;
         }
         member.generation += 1;
         let generation = member.generation;
         if how == Departure::Now || self.grace.is_zero() {
-            self.release(&mut held, room, user);
-            return;
+            return Some(self.release(&mut held, room, user));
         }
         drop(held);
         let presence = Arc::clone(self);
@@ -124,9 +128,10 @@ impl Presence {
             let mut held = presence.lock();
             let member = held.get(&room).and_then(|users| users.get(&user));
             if member.is_some_and(|m| m.generation == generation && m.sids.is_empty()) {
-                presence.release(&mut held, &room, user);
+                drop(presence.release(&mut held, &room, user)); // nobody waits on a grace expiry
             }
         });
+        None
     }
 
     /// The user as others see it in `room`, if this process holds it there.
@@ -168,14 +173,14 @@ impl Presence {
         self.directory.reconcile(all, announce);
     }
 
-    fn release(&self, held: &mut HeldRooms, room: &RoomName, user: UserId) {
+    fn release(&self, held: &mut HeldRooms, room: &RoomName, user: UserId) -> Reply<()> {
         if let Some(users) = held.get_mut(room) {
             users.remove(&user);
             if users.is_empty() {
                 held.remove(room);
             }
         }
-        self.directory.release(room, user);
+        self.directory.release(room, user)
     }
 
     fn lock(&self) -> MutexGuard<'_, HeldRooms> {
