@@ -1,6 +1,7 @@
 //! Settings: built-in defaults, overridden by `BAATCHIT_*` environment
 //! variables, overridden by command-line flags.
 
+use crate::http::origin::AllowedOrigin;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +36,34 @@ pub struct Config {
     #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
+    /// Another web origin whose pages may connect, e.g.
+    /// https://chat.example.com (repeatable; `*` lets any page in). The
+    /// server's own origin, as reached through its Host header, and
+    /// clients that send no Origin (not browsers) are always let in.
+    #[arg(
+        long = "allowed-origin",
+        env = "BAATCHIT_ALLOWED_ORIGINS",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<AllowedOrigin>,
+
+    /// Open connections one client address may have (IPv6: per /64);
+    /// more are refused at the handshake. 0 means no limit.
+    #[arg(long, env = "BAATCHIT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: u32,
+
+    /// Count connections under the last X-Forwarded-For address (set by
+    /// the reverse proxy in front) instead of the TCP peer. Only behind a
+    /// proxy: otherwise clients could claim any address.
+    #[arg(long, env = "BAATCHIT_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// Seconds a new connection has to join the Socket.IO namespace
+    /// before it is closed (0: no limit).
+    #[arg(long, env = "BAATCHIT_CONNECT_TIMEOUT", default_value_t = 10)]
+    pub connect_timeout: u64,
+
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
     /// (presence and the bus between processes; use with a postgres://
     /// --database). Without it the server runs alone.
@@ -60,6 +89,14 @@ impl Config {
     pub fn typing_expiry(&self) -> Duration {
         Duration::from_secs(self.typing_expiry)
     }
+
+    /// `Duration::MAX` (never) for 0.
+    pub fn connect_timeout(&self) -> Duration {
+        match self.connect_timeout {
+            0 => Duration::MAX,
+            seconds => Duration::from_secs(seconds),
+        }
+    }
 }
 
 /// The database URL may hold a password, so Debug shows only its scheme.
@@ -73,6 +110,10 @@ impl std::fmt::Debug for Config {
             .field("max_payload", &self.max_payload)
             .field("typing_expiry", &self.typing_expiry)
             .field("rate_limit", &self.rate_limit)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("connect_timeout", &self.connect_timeout)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
             .finish()
@@ -90,6 +131,29 @@ mod tests {
         assert_eq!(config.database, "sqlite://baat-chit.db");
         assert_eq!(config.presence_grace, 5);
         assert_eq!(config.max_payload, 16384);
+        assert!(config.allowed_origins.is_empty());
+        assert_eq!(config.max_connections_per_ip, 256);
+        assert!(!config.trust_proxy);
+        assert_eq!(config.connect_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn allowed_origins_repeat_or_come_comma_separated() {
+        let config = Config::parse_from([
+            "baat-chit",
+            "--allowed-origin",
+            "https://a.example,https://b.example:8443",
+            "--allowed-origin",
+            "http://c.example",
+        ]);
+        assert_eq!(config.allowed_origins.len(), 3);
+        assert!(Config::try_parse_from(["baat-chit", "--allowed-origin", "a.example"]).is_err());
+    }
+
+    #[test]
+    fn a_connect_timeout_of_zero_means_none() {
+        let config = Config::parse_from(["baat-chit", "--connect-timeout", "0"]);
+        assert_eq!(config.connect_timeout(), Duration::MAX);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::http::edge::Edge;
 use crate::http::{HttpState, router};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
@@ -51,6 +52,7 @@ impl App {
             .ws_max_message_size(config.max_payload as usize)
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS)
+            .connect_timeout(config.connect_timeout())
             .ws_read_buffer_size(WS_READ_BUFFER);
         let (changes_tx, changes) = tokio::sync::mpsc::unbounded_channel();
         let cluster = match &config.redis {
@@ -80,8 +82,9 @@ impl App {
             cluster.start(built.from_peers, changes_tx);
         }
         let io = built.io;
-        let router =
-            router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
+        let edge = Edge::new(&config, Arc::clone(&metrics));
+        let app = router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
+        let router = edge.wrap(app);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -118,7 +121,9 @@ impl App {
             }
             io.close().await;
         };
-        axum::serve(listener, self.router).with_graceful_shutdown(stopping).await?;
+        // The edge counts connections by the peer address.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(stopping).await?;
         Ok(())
     }
 }

@@ -1,8 +1,12 @@
 //! The HTTP side: the web app's files, `/healthz` and `/metrics`, each
-//! response carrying the security headers.
+//! response carrying the security headers; and the edge guard in front of
+//! it all and of Socket.IO (origins, connections per address, sizes).
 
 mod assets;
+pub mod edge;
 mod ops;
+pub mod origin;
+pub mod per_ip;
 
 use crate::metrics::Metrics;
 use crate::realtime::presence::Presence;
