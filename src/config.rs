@@ -60,8 +60,15 @@ pub struct Config {
     pub trust_proxy: bool,
 
     /// Seconds a new connection has to join the Socket.IO namespace
-    /// before it is closed (0: no limit).
-    #[arg(long, env = "BAATCHIT_CONNECT_TIMEOUT", default_value_t = 10)]
+    /// before it is closed. It cannot be turned off: socketioxide keeps a
+    /// connection that ends before joining (and its place in the
+    /// per-address count) until this timeout runs out.
+    #[arg(
+        long,
+        env = "BAATCHIT_CONNECT_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub connect_timeout: u64,
 
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
@@ -90,12 +97,8 @@ impl Config {
         Duration::from_secs(self.typing_expiry)
     }
 
-    /// `Duration::MAX` (never) for 0.
     pub fn connect_timeout(&self) -> Duration {
-        match self.connect_timeout {
-            0 => Duration::MAX,
-            seconds => Duration::from_secs(seconds),
-        }
+        Duration::from_secs(self.connect_timeout)
     }
 }
 
@@ -151,9 +154,8 @@ mod tests {
     }
 
     #[test]
-    fn a_connect_timeout_of_zero_means_none() {
-        let config = Config::parse_from(["baat-chit", "--connect-timeout", "0"]);
-        assert_eq!(config.connect_timeout(), Duration::MAX);
+    fn a_connect_timeout_of_zero_is_refused() {
+        assert!(Config::try_parse_from(["baat-chit", "--connect-timeout", "0"]).is_err());
     }
 
     #[test]

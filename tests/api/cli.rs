@@ -10,10 +10,29 @@ fn baat_chit() -> Command {
 fn help_explains_every_flag() {
     let output = baat_chit().arg("--help").output().expect("the binary runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--database", "--presence-grace", "--max-payload"] {
+    for flag in [
+        "--listen",
+        "--database",
+        "--presence-grace",
+        "--max-payload",
+        "--allowed-origin",
+        "--max-connections-per-ip",
+        "--trust-proxy",
+        "--connect-timeout",
+    ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
     assert!(help.contains("BAATCHIT_DATABASE"), "env vars are named:\n{help}");
+}
+
+#[test]
+fn an_allowed_origin_that_is_not_an_origin_is_refused_at_startup() {
+    let output = baat_chit()
+        .args(["--listen", "127.0.0.1:0", "--allowed-origin", "chat.example.com/app"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not an origin like"));
 }
 
 #[test]

@@ -77,12 +77,15 @@ export function closeClients() {
 
 /** A socket.io-client connection that records everything it receives. */
 export class Client {
-  /** `keep: true` leaves the client open across tests (close it yourself). */
-  constructor(url, { token, auth, transports, reconnection = false, keep = false } = {}) {
+  /**
+   * `keep: true` leaves the client open across tests (close it yourself);
+   * other options (`extraHeaders`, `localAddress`, …) go to `io()` as they are.
+   */
+  constructor(url, { token, auth, transports, reconnection = false, keep = false, ...rest } = {}) {
     /** Every event received, in order: `{ event, args, at }`. */
     this.events = [];
     this.waiters = new Set();
-    const options = { forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS };
+    const options = { ...rest, forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS };
     if (transports) options.transports = transports;
     if (auth !== undefined) options.auth = auth;
     else if (token !== undefined) options.auth = { token };

@@ -12,16 +12,16 @@ export const BINARY = process.env.BAATCHIT_BIN ?? join(ROOT, "target", "debug", 
 
 /**
  * Starts a server and resolves once it prints its address.
- * `args` are extra command-line flags; `dir` reuses a data folder
- * (to restart on the same database file).
+ * `args` are extra command-line flags; `env` extra environment variables;
+ * `dir` reuses a data folder (to restart on the same database file).
  */
-export async function startServer({ args = [], dir, listen = "127.0.0.1:0" } = {}) {
+export async function startServer({ args = [], env = {}, dir, listen = "127.0.0.1:0" } = {}) {
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), "baat-chit-"));
   const dbPath = join(dataDir, "baat-chit.db");
   const child = spawn(
     BINARY,
     ["--listen", listen, "--database", `sqlite://${dbPath}`, ...args],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn", ...env } },
   );
   let stderr = "";
   child.stderr.on("data", (chunk) => {
