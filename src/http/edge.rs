@@ -70,23 +70,20 @@ async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Re
         return next.run(request).await;
     }
     let cross_site = match edge.origins.judge(request.headers(), request.uri()) {
-        Verdict::Refused => return edge.refuse(HttpRefusal::Origin),
+        Verdict::Refused => {
+            let headers = request.headers();
+            let (origin, host) = (headers.get(header::ORIGIN), headers.get(header::HOST));
+            tracing::debug!(?origin, ?host, "origin not allowed");
+            return edge.refuse(HttpRefusal::Origin);
+        }
         Verdict::SameSite => None,
         Verdict::CrossSite(origin) => Some(origin),
     };
     if request.method() == Method::POST && declared_length(request.headers()) > edge.max_payload {
         return edge.refuse(HttpRefusal::BodyTooLarge);
     }
-    if is_handshake(request.uri()) {
-        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        // Served without connect info (not by `App`), every client is one.
-        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let ip = client_ip(request.headers(), peer, edge.trust_proxy);
-        let Some(slot) = edge.per_ip.admit(ip) else {
-            tracing::debug!(%ip, limit = edge.per_ip.limit(), "too many connections");
-            return edge.refuse(HttpRefusal::ConnectionsPerIp);
-        };
-        request.extensions_mut().insert(slot);
+    if is_handshake(request.uri()) && !edge.take_place(&mut request) {
+        return edge.refuse(HttpRefusal::ConnectionsPerIp);
     }
     let mut response = next.run(request).await;
     if let Some(origin) = cross_site {
@@ -98,6 +95,22 @@ async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Re
 }
 
 impl EdgeInner {
+    /// Counts a new session under its client address, leaving the place
+    /// in the request for Engine.IO to keep (see `per_ip`); false when
+    /// the address has no place left.
+    fn take_place(&self, request: &mut Request) -> bool {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        // Served without connect info (not by `App`), every client is one.
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip(request.headers(), peer, self.trust_proxy);
+        let Some(slot) = self.per_ip.admit(ip) else {
+            tracing::debug!(%ip, limit = self.per_ip.limit(), "too many connections");
+            return false;
+        };
+        request.extensions_mut().insert(slot);
+        true
+    }
+
     fn refuse(&self, refusal: HttpRefusal) -> Response {
         self.metrics.http_refused(refusal);
         let (status, message) = match refusal {
