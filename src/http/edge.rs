@@ -20,9 +20,10 @@ use std::sync::Arc;
 /// Engine.IO URLs are under 100 bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// Most header bytes (names and values) answered; more gets 431. hyper
-/// itself stops reading an HTTP/1 request head at about 400 KiB and 100
-/// headers, and an HTTP/2 header list at 16 KiB.
+/// Most header bytes (names and values) answered; more gets 431. Below
+/// this, hyper (HTTP/1.1 only: axum's `http2` feature is off) stops
+/// reading a request head at about 400 KiB or 100 headers and closes the
+/// connection, so no request head costs more memory than that.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Where socketioxide serves Engine.IO (its default path).
