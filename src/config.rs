@@ -2,6 +2,7 @@
 //! variables, overridden by command-line flags.
 
 use crate::http::NodeName;
+use crate::http::origin::AllowedOrigin;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,6 +39,41 @@ pub struct Config {
     #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
     pub rate_limit: u32,
 
+    /// Another web origin whose pages may connect, e.g.
+    /// https://chat.example.com (repeatable; `*` lets any page in). The
+    /// server's own origin, as reached through its Host header, and
+    /// clients that send no Origin (not browsers) are always let in.
+    #[arg(
+        long = "allowed-origin",
+        env = "BAATCHIT_ALLOWED_ORIGINS",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<AllowedOrigin>,
+
+    /// Open connections one client address may have (IPv6: per /64);
+    /// more are refused at the handshake. 0 means no limit.
+    #[arg(long, env = "BAATCHIT_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: u32,
+
+    /// Count connections under the last X-Forwarded-For address (set by
+    /// the reverse proxy in front) instead of the TCP peer. Only behind a
+    /// proxy: otherwise clients could claim any address.
+    #[arg(long, env = "BAATCHIT_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// Seconds a new connection has to join the Socket.IO namespace
+    /// before it is closed. It cannot be turned off: socketioxide keeps a
+    /// connection that ends before joining (and its place in the
+    /// per-address count) until this timeout runs out.
+    #[arg(
+        long,
+        env = "BAATCHIT_CONNECT_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub connect_timeout: u64,
+
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
     /// (presence and the bus between processes; use with a postgres://
     /// --database). Without it the server runs alone.
@@ -69,6 +105,10 @@ impl Config {
     pub fn typing_expiry(&self) -> Duration {
         Duration::from_secs(self.typing_expiry)
     }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout)
+    }
 }
 
 /// The database URL may hold a password, so Debug shows only its scheme.
@@ -82,6 +122,10 @@ impl std::fmt::Debug for Config {
             .field("max_payload", &self.max_payload)
             .field("typing_expiry", &self.typing_expiry)
             .field("rate_limit", &self.rate_limit)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("connect_timeout", &self.connect_timeout)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
             .field("node_name", &self.node_name)
@@ -100,7 +144,29 @@ mod tests {
         assert_eq!(config.database, "sqlite://baat-chit.db");
         assert_eq!(config.presence_grace, 5);
         assert_eq!(config.max_payload, 16384);
+        assert!(config.allowed_origins.is_empty());
+        assert_eq!(config.max_connections_per_ip, 256);
+        assert!(!config.trust_proxy);
+        assert_eq!(config.connect_timeout(), Duration::from_secs(10));
         assert_eq!(config.node_name, None, "one process sets no sticky cookie");
+    }
+
+    #[test]
+    fn allowed_origins_repeat_or_come_comma_separated() {
+        let config = Config::parse_from([
+            "baat-chit",
+            "--allowed-origin",
+            "https://a.example,https://b.example:8443",
+            "--allowed-origin",
+            "http://c.example",
+        ]);
+        assert_eq!(config.allowed_origins.len(), 3);
+        assert!(Config::try_parse_from(["baat-chit", "--allowed-origin", "a.example"]).is_err());
+    }
+
+    #[test]
+    fn a_connect_timeout_of_zero_is_refused() {
+        assert!(Config::try_parse_from(["baat-chit", "--connect-timeout", "0"]).is_err());
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   or PostgreSQL shared by several processes.
 //! - [`cluster`]: several processes as one chat over Redis (`--redis`).
 //! - [`identity`]: signed session tokens.
-//! - [`http`]: the web app's files, `/healthz`, `/metrics`.
+//! - [`http`]: the web app's files, `/healthz`, `/metrics`; the edge guard
+//!   in front of everything (origins, connections per address, sizes).
 //! - [`metrics`]: counters rendered for Prometheus.
 //! - [`startup`]: wires it all and binds; `main.rs` only runs it.
 

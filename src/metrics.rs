@@ -25,6 +25,36 @@ pub const ERROR_CODES: [&str; 9] = [
 /// fan-out that closes them sits below any one server's state).
 pub static SLOW_CONSUMERS_CLOSED: AtomicU64 = AtomicU64::new(0);
 
+/// Requests the HTTP edge refused (`http::edge`), by reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpRefusal {
+    Origin,
+    ConnectionsPerIp,
+    BodyTooLarge,
+    UriTooLong,
+    HeadersTooLarge,
+}
+
+impl HttpRefusal {
+    const ALL: [Self; 5] = [
+        Self::Origin,
+        Self::ConnectionsPerIp,
+        Self::BodyTooLarge,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::ConnectionsPerIp => "connections_per_ip",
+            Self::BodyTooLarge => "body_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub connections: AtomicI64,
@@ -37,6 +67,7 @@ pub struct Metrics {
     /// Gaps in a room's stream filled from the database.
     pub gap_reads: AtomicU64,
     pub cluster: ClusterMetrics,
+    http_refusals: [AtomicU64; HttpRefusal::ALL.len()],
 }
 
 /// The process's view of its cluster; rendered only in cluster mode.
@@ -55,6 +86,10 @@ impl Metrics {
         if let Some(i) = ERROR_CODES.iter().position(|c| *c == code) {
             self.errors[i].fetch_add(1, Relaxed);
         }
+    }
+
+    pub fn http_refused(&self, refusal: HttpRefusal) {
+        self.http_refusals[refusal as usize].fetch_add(1, Relaxed);
     }
 
     /// Records the time from a message's arrival to its fan-out.
@@ -97,6 +132,7 @@ impl Metrics {
             SLOW_CONSUMERS_CLOSED.load(Relaxed),
         );
         self.render_errors(&mut out);
+        self.render_http_refusals(&mut out);
         self.render_lag(&mut out);
         if self.cluster.enabled.load(Relaxed) {
             self.render_cluster(&mut out);
@@ -149,6 +185,17 @@ impl Metrics {
         }
     }
 
+    fn render_http_refusals(&self, out: &mut String) {
+        let name = "baatchit_http_refused_total";
+        let _ =
+            writeln!(out, "# HELP {name} Requests refused before reaching Socket.IO, by reason.");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (refusal, count) in HttpRefusal::ALL.iter().zip(&self.http_refusals) {
+            let reason = refusal.label();
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {}", count.load(Relaxed));
+        }
+    }
+
     fn render_lag(&self, out: &mut String) {
         let name = "baatchit_delivery_lag_seconds";
         let _ = writeln!(out, "# HELP {name} Time from a message's arrival to its fan-out.");
@@ -185,6 +232,15 @@ mod tests {
         metrics.error("name_taken");
         metrics.error("name_taken");
         assert!(metrics.render(0, 0).contains("baatchit_errors_total{code=\"name_taken\"} 2"));
+    }
+
+    #[test]
+    fn http_refusals_are_counted_by_reason() {
+        let metrics = Metrics::default();
+        metrics.http_refused(HttpRefusal::ConnectionsPerIp);
+        let text = metrics.render(0, 0);
+        assert!(text.contains("baatchit_http_refused_total{reason=\"connections_per_ip\"} 1"));
+        assert!(text.contains("baatchit_http_refused_total{reason=\"origin\"} 0"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::http::edge::Edge;
 use crate::http::{HttpState, router, sticky};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
@@ -62,6 +63,7 @@ impl App {
             .ws_max_message_size(config.max_payload as usize)
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS)
+            .connect_timeout(config.connect_timeout())
             .ws_read_buffer_size(WS_READ_BUFFER);
         let (changes_tx, changes) = tokio::sync::mpsc::unbounded_channel();
         let cluster = match &config.redis {
@@ -93,11 +95,13 @@ impl App {
             cluster.start(built.from_peers, changes_tx);
         }
         let (io, writer) = (built.io, built.writer);
-        let mut router =
+        let edge = Edge::new(&config, Arc::clone(&metrics));
+        let mut app =
             router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
         if let Some(node) = &config.node_name {
-            router = sticky::layer(router, node);
+            app = sticky::layer(app, node);
         }
+        let router = edge.wrap(app);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -136,7 +140,9 @@ impl App {
                 leave_cleanly(io, cluster, writer).await;
             }
         });
-        let serve = axum::serve(listener, self.router).with_graceful_shutdown(stopping);
+        // The edge counts connections by the peer address.
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(stopping);
         let exit = async {
             serve.await?;
             let _ = cleanup.await;

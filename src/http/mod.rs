@@ -1,12 +1,16 @@
 //! The HTTP side: the web app's files, `/healthz` and `/metrics`, each
 //! response carrying the security headers; the sticky-session cookie for a
-//! proxy in front of several processes.
+//! proxy in front of several processes; and the edge guard in front of it
+//! all and of Socket.IO (origins, connections per address, sizes).
 
 mod assets;
+pub mod edge;
 mod ops;
 pub mod sticky;
 
 pub use sticky::NodeName;
+pub mod origin;
+pub mod per_ip;
 
 use crate::metrics::Metrics;
 use crate::realtime::presence::Presence;

@@ -8,13 +8,17 @@ fn baat_chit() -> Command {
 
 /// Every flag of `Config`: its environment variable and its default
 /// (`None`: off unless given).
-const FLAGS: [(&str, &str, Option<&str>); 9] = [
+const FLAGS: [(&str, &str, Option<&str>); 13] = [
     ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
     ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
     ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),
     ("--max-payload", "BAATCHIT_MAX_PAYLOAD", Some("16384")),
     ("--typing-expiry", "BAATCHIT_TYPING_EXPIRY", Some("6")),
     ("--rate-limit", "BAATCHIT_RATE_LIMIT", Some("20")),
+    ("--allowed-origin", "BAATCHIT_ALLOWED_ORIGINS", None),
+    ("--max-connections-per-ip", "BAATCHIT_MAX_CONNECTIONS_PER_IP", Some("256")),
+    ("--trust-proxy", "BAATCHIT_TRUST_PROXY", None),
+    ("--connect-timeout", "BAATCHIT_CONNECT_TIMEOUT", Some("10")),
     ("--redis", "BAATCHIT_REDIS", None),
     ("--redis-prefix", "BAATCHIT_REDIS_PREFIX", Some("baatchit")),
     ("--node-name", "BAATCHIT_NODE_NAME", None),
@@ -62,6 +66,16 @@ fn help_explains_every_flag_with_its_variable_and_default() {
     let expected: Vec<&str> =
         FLAGS.iter().map(|(flag, _, _)| *flag).chain(["--help", "--version"]).collect();
     assert_eq!(names, expected, "a flag this test does not know:\n{help}");
+}
+
+#[test]
+fn an_allowed_origin_that_is_not_an_origin_is_refused_at_startup() {
+    let output = baat_chit()
+        .args(["--listen", "127.0.0.1:0", "--allowed-origin", "chat.example.com/app"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not an origin like"));
 }
 
 #[test]

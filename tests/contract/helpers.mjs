@@ -47,13 +47,14 @@ export const settle = () => sleep(150);
 /**
  * Starts the server (a cluster with BAATCHIT_CLUSTER=1), failing fast if it
  * never prints its address. `args` are extra flags; `sameStorageAs` starts
- * on the storage of a server that was stopped, to test restarts; `database`
+ * on the storage of a server that was stopped, to test restarts; `env` adds
+ * environment variables; `database`
  * is a database URL for a single process (ignored for a cluster).
  */
-export async function launch({ args = [], sameStorageAs, database } = {}) {
+export async function launch({ args = [], env = {}, sameStorageAs, database } = {}) {
   const starting = CLUSTER
-    ? launchCluster({ args, storage: sameStorageAs?.cluster.storage })
-    : startServer({ args, dir: sameStorageAs?.dir, database });
+    ? launchCluster({ args, env, storage: sameStorageAs?.cluster.storage })
+    : startServer({ args, env, dir: sameStorageAs?.dir, database });
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`server did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
@@ -71,8 +72,8 @@ export async function launch({ args = [], sameStorageAs, database } = {}) {
  * the processes. `stop` and `kill` act on every process; `cleanup` also
  * drops the cluster's database and Redis keys.
  */
-async function launchCluster({ args, storage }) {
-  const cluster = await startCluster({ processes: 3, nginx: false, args, storage });
+async function launchCluster({ args, env, storage }) {
+  const cluster = await startCluster({ processes: 3, nginx: false, args, env, storage });
   let next = 0;
   return {
     cluster,
@@ -128,15 +129,15 @@ export function closeClients() {
 export class Client {
   /**
    * `keep: true` leaves the client open across tests (close it yourself);
-   * any other option goes to socket.io-client as is.
+   * other options (`extraHeaders`, `localAddress`, …) go to `io()` as they are.
    */
-  constructor(url, { token, auth, transports, reconnection = false, keep = false, ...more } = {}) {
+  constructor(url, { token, auth, transports, reconnection = false, keep = false, ...rest } = {}) {
     /** The server (or process) this client connected to. */
     this.url = url;
     /** Every event received, in order: `{ event, args, at }`. */
     this.events = [];
     this.waiters = new Set();
-    const options = { forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS, ...more };
+    const options = { ...rest, forceNew: true, reconnection, timeout: ACK_TIMEOUT_MS };
     if (transports) options.transports = transports;
     if (auth !== undefined) options.auth = auth;
     else if (token !== undefined) options.auth = { token };

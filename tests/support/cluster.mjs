@@ -24,12 +24,13 @@ const STOP_GRACE_MS = 5000;
  * - `redisUrl`: another Redis than the machine's (a private one to restart).
  * - `storage`: another cluster's `storage`, to start on its database and
  *   Redis prefix (the cluster that created them drops them).
- * - `args`: extra flags for every process.
+ * - `args`: extra flags for every process; `env`: extra environment variables.
  */
 export async function startCluster({
-  processes = 3, nginx = true, shared = true, redisUrl = REDIS_URL, storage, args = [],
+  processes = 3, nginx = true, shared = true, redisUrl = REDIS_URL, storage, args = [], env = {},
 } = {}) {
   const cluster = new Cluster();
+  cluster.env = env;
   try {
     if (shared) await cluster.openStorage(storage ?? { redisUrl });
     const names = Array.from({ length: processes }, (_, i) => `n${i + 1}`);
@@ -53,6 +54,8 @@ export class Cluster {
     this.ownsStorage = false;
     this.proxy = undefined;
     this.proxyDir = undefined;
+    /** Extra environment variables for every process. */
+    this.env = {};
   }
 
   /** Each process's own URL, n1 first. */
@@ -83,7 +86,7 @@ export class Cluster {
     if (this.storage) flags.push("--redis", this.storage.redisUrl, "--redis-prefix", this.storage.redisPrefix);
     const node = { name, flags, server: undefined };
     this.nodes.push(node);
-    node.server = await startServer({ args: flags, database: this.storage?.database, name });
+    node.server = await startServer({ args: flags, env: this.env, database: this.storage?.database, name });
   }
 
   async startProxy() {
@@ -111,6 +114,7 @@ export class Cluster {
     await this.stop(i);
     node.server = await startServer({
       args: node.flags,
+      env: this.env,
       database: this.storage?.database,
       dir: node.server.dir,
       listen: new URL(node.server.url).host,

@@ -24,17 +24,18 @@ export function killOnExit(child) {
 
 /**
  * Starts a server and resolves once it prints its address.
- * `args` are extra command-line flags; `dir` reuses a data folder
- * (to restart on the same database file); `database` is a full database
- * URL used instead of the folder's SQLite file; `name` labels its logs.
+ * `args` are extra command-line flags; `env` extra environment variables;
+ * `dir` reuses a data folder (to restart on the same database file);
+ * `database` is a full database URL used instead of the folder's SQLite
+ * file; `name` labels its logs.
  */
-export async function startServer({ args = [], dir, listen = "127.0.0.1:0", database, name } = {}) {
+export async function startServer({ args = [], env = {}, dir, listen = "127.0.0.1:0", database, name } = {}) {
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), "baat-chit-"));
   const dbPath = join(dataDir, "baat-chit.db");
   const child = spawn(
     BINARY,
     ["--listen", listen, "--database", database ?? `sqlite://${dbPath}`, ...args],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" } },
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn", ...env } },
   );
   killOnExit(child);
   let stderr = "";

@@ -266,6 +266,10 @@ impl<A: Adapter> EngineIoHandler for Client<A> {
     fn on_disconnect(&self, socket: Arc<EIoSocket<SocketData<A>>>, reason: EIoDisconnectReason) {
         #[cfg(feature = "tracing")]
         tracing::debug!("eio socket disconnected");
+        // A connection that ends before joining a namespace: end its connect
+        // timeout task now, which otherwise keeps the session alive until it
+        // runs out.
+        socket.data.connect_recv_tx.lock().unwrap().take();
         let socks: Vec<_> = self
             .nsps
             .read()

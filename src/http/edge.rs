@@ -1,0 +1,201 @@
+//! The guard in front of everything the server answers: bounded URL and
+//! header sizes for every request, and on the Socket.IO endpoint the
+//! origin allow-list, the declared size of polling bodies and the number
+//! of connections per client address. Refusals happen here, before
+//! Engine.IO creates a session or reads a body.
+
+use super::origin::{OriginPolicy, Verdict};
+use super::per_ip::{ConnectionsPerIp, client_ip};
+use crate::config::Config;
+use crate::metrics::{HttpRefusal, Metrics};
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// Longest request target (path and query) answered; longer gets 414.
+/// Engine.IO URLs are under 100 bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Most header bytes (names and values) answered; more gets 431. Below
+/// this, hyper (HTTP/1.1 only: axum's `http2` feature is off) stops
+/// reading a request head at about 400 KiB or 100 headers and closes the
+/// connection, so no request head costs more memory than that.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Where socketioxide serves Engine.IO (its default path).
+const ENGINE_IO_PATH: &str = "/socket.io";
+
+/// The edge's settings and counters; cheap to clone.
+#[derive(Clone)]
+pub struct Edge {
+    inner: Arc<EdgeInner>,
+}
+
+struct EdgeInner {
+    origins: OriginPolicy,
+    per_ip: Arc<ConnectionsPerIp>,
+    trust_proxy: bool,
+    max_payload: u64,
+    metrics: Arc<Metrics>,
+}
+
+impl Edge {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
+        let inner = EdgeInner {
+            origins: OriginPolicy::new(&config.allowed_origins),
+            per_ip: ConnectionsPerIp::new(config.max_connections_per_ip),
+            trust_proxy: config.trust_proxy,
+            max_payload: config.max_payload,
+            metrics,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Puts the guard in front of `app` (the Socket.IO layer included).
+    /// Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+    pub fn wrap(self, app: Router) -> Router {
+        app.layer(axum::middleware::from_fn_with_state(self, guard))
+    }
+}
+
+async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
+    let edge = &*edge.inner;
+    if let Some(refusal) = oversized_head(request.uri(), request.headers()) {
+        return edge.refuse(refusal);
+    }
+    if !is_engine_io(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let cross_site = match edge.origins.judge(request.headers(), request.uri()) {
+        Verdict::Refused => {
+            let headers = request.headers();
+            let (origin, host) = (headers.get(header::ORIGIN), headers.get(header::HOST));
+            tracing::debug!(?origin, ?host, "origin not allowed");
+            return edge.refuse(HttpRefusal::Origin);
+        }
+        Verdict::SameSite => None,
+        Verdict::CrossSite(origin) => Some(origin),
+    };
+    if request.method() == Method::POST && declared_length(request.headers()) > edge.max_payload {
+        return edge.refuse(HttpRefusal::BodyTooLarge);
+    }
+    if is_handshake(request.uri()) && !edge.take_place(&mut request) {
+        return edge.refuse(HttpRefusal::ConnectionsPerIp);
+    }
+    let mut response = next.run(request).await;
+    if let Some(origin) = cross_site {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+impl EdgeInner {
+    /// Counts a new session under its client address, leaving the place
+    /// in the request for Engine.IO to keep (see `per_ip`); false when
+    /// the address has no place left.
+    fn take_place(&self, request: &mut Request) -> bool {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        // Served without connect info (not by `App`), every client is one.
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip(request.headers(), peer, self.trust_proxy);
+        let Some(slot) = self.per_ip.admit(ip) else {
+            tracing::debug!(%ip, limit = self.per_ip.limit(), "too many connections");
+            return false;
+        };
+        request.extensions_mut().insert(slot);
+        true
+    }
+
+    fn refuse(&self, refusal: HttpRefusal) -> Response {
+        self.metrics.http_refused(refusal);
+        let (status, message) = match refusal {
+            HttpRefusal::UriTooLong => (StatusCode::URI_TOO_LONG, "URL too long"),
+            HttpRefusal::HeadersTooLarge => {
+                (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "Request headers too large")
+            }
+            HttpRefusal::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
+            HttpRefusal::Origin => (StatusCode::FORBIDDEN, "Forbidden: origin not allowed"),
+            HttpRefusal::ConnectionsPerIp => {
+                (StatusCode::TOO_MANY_REQUESTS, "Too many connections from this address")
+            }
+        };
+        // Engine.IO's error shape; code 4 is its "Forbidden".
+        let body = serde_json::json!({ "code": 4, "message": message });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+fn oversized_head(uri: &Uri, headers: &HeaderMap) -> Option<HttpRefusal> {
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let head: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if target > MAX_URI_BYTES {
+        Some(HttpRefusal::UriTooLong)
+    } else if head > MAX_HEADER_BYTES {
+        Some(HttpRefusal::HeadersTooLarge)
+    } else {
+        None
+    }
+}
+
+fn is_engine_io(path: &str) -> bool {
+    path.strip_prefix(ENGINE_IO_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A request without `sid` opens a session, exactly as Engine.IO decides
+/// it (any `sid=` part, even a bad one, makes it a request of a session).
+fn is_handshake(uri: &Uri) -> bool {
+    !uri.query().unwrap_or_default().split('&').any(|part| part.starts_with("sid="))
+}
+
+/// The `Content-Length` a body announces; unparsable counts as too large
+/// (hyper refuses those itself), absent (chunked) as 0: Engine.IO stops
+/// reading a chunked body once it passes the maximum.
+fn declared_length(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .map_or(0, |length| length.to_str().ok().and_then(|l| l.parse().ok()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_requests_without_a_sid_open_sessions() {
+        let uri = |raw: &'static str| Uri::from_static(raw);
+        assert!(is_handshake(&uri("/socket.io/?EIO=4&transport=polling")));
+        assert!(is_handshake(&uri("/socket.io/?EIO=4&transport=websocket&xsid=1")));
+        assert!(!is_handshake(&uri("/socket.io/?EIO=4&transport=polling&sid=abc")));
+        assert!(!is_handshake(&uri("/socket.io/?sid=&EIO=4&transport=polling")));
+    }
+
+    #[test]
+    fn the_engine_io_path_and_nothing_beside_it_is_guarded() {
+        assert!(is_engine_io("/socket.io/"));
+        assert!(is_engine_io("/socket.io"));
+        assert!(!is_engine_io("/socket.iox"));
+        assert!(!is_engine_io("/r/socket.io"));
+    }
+
+    #[test]
+    fn long_urls_and_large_heads_are_refused() {
+        let long = format!("/?q={}", "a".repeat(MAX_URI_BYTES));
+        let uri: Uri = long.parse().expect("a uri");
+        assert_eq!(oversized_head(&uri, &HeaderMap::new()), Some(HttpRefusal::UriTooLong));
+        let mut headers = HeaderMap::new();
+        for i in 0..40 {
+            let value = HeaderValue::from_str(&"v".repeat(1000)).expect("a value");
+            headers.insert(format!("x-h{i}").parse::<header::HeaderName>().expect("a name"), value);
+        }
+        let root = Uri::from_static("/");
+        assert_eq!(oversized_head(&root, &headers), Some(HttpRefusal::HeadersTooLarge));
+        assert_eq!(oversized_head(&root, &HeaderMap::new()), None);
+    }
+}
