@@ -30,7 +30,9 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid(DomainError::InvalidRoom) => "invalid_room",
-            Self::Invalid(DomainError::InvalidName) => "invalid_name",
+            Self::Invalid(DomainError::InvalidName | DomainError::InvisibleInName) => {
+                "invalid_name"
+            }
             Self::Invalid(DomainError::EmptyMessage) => "invalid_message",
             Self::Invalid(DomainError::MessageTooLong) => "too_large",
             Self::Invalid(DomainError::InvalidClientId) => "bad_request",
