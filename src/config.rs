@@ -31,9 +31,30 @@ pub struct Config {
     #[arg(long, env = "BAATCHIT_TYPING_EXPIRY", default_value_t = 6)]
     pub typing_expiry: u64,
 
-    /// Messages one connection may send per second (bursts of twice that).
-    #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
+    /// Messages one connection may send per second (bursts of twice that);
+    /// 0 = no limit.
+    #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20, value_name = "PER_SECOND")]
     pub rate_limit: u32,
+
+    /// Messages one user may send per second across all its connections
+    /// (bursts of twice that), counted per server process; 0 = no limit.
+    #[arg(long, env = "BAATCHIT_USER_RATE_LIMIT", default_value_t = 30, value_name = "PER_SECOND")]
+    pub user_rate_limit: u32,
+
+    /// Joins one connection may make per minute (all at once if it likes);
+    /// 0 = no limit.
+    #[arg(long, env = "BAATCHIT_JOIN_RATE_LIMIT", default_value_t = 30, value_name = "PER_MINUTE")]
+    pub join_rate_limit: u32,
+
+    /// Rooms one connection may be in at once; 0 = no limit.
+    #[arg(long, env = "BAATCHIT_MAX_ROOMS_PER_CONNECTION", default_value_t = 50)]
+    pub max_rooms_per_connection: u32,
+
+    /// Milliseconds between two "typing" notices the others get from one
+    /// user in one room; renewals in between only extend it; 0 = forward
+    /// every one.
+    #[arg(long, env = "BAATCHIT_TYPING_INTERVAL_MS", default_value_t = 1000)]
+    pub typing_interval_ms: u64,
 
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
     /// (presence and the bus between processes; use with a postgres://
@@ -60,6 +81,10 @@ impl Config {
     pub fn typing_expiry(&self) -> Duration {
         Duration::from_secs(self.typing_expiry)
     }
+
+    pub fn typing_interval(&self) -> Duration {
+        Duration::from_millis(self.typing_interval_ms)
+    }
 }
 
 /// The database URL may hold a password, so Debug shows only its scheme.
@@ -73,6 +98,10 @@ impl std::fmt::Debug for Config {
             .field("max_payload", &self.max_payload)
             .field("typing_expiry", &self.typing_expiry)
             .field("rate_limit", &self.rate_limit)
+            .field("user_rate_limit", &self.user_rate_limit)
+            .field("join_rate_limit", &self.join_rate_limit)
+            .field("max_rooms_per_connection", &self.max_rooms_per_connection)
+            .field("typing_interval_ms", &self.typing_interval_ms)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
             .finish()
@@ -90,6 +119,17 @@ mod tests {
         assert_eq!(config.database, "sqlite://baat-chit.db");
         assert_eq!(config.presence_grace, 5);
         assert_eq!(config.max_payload, 16384);
+        assert_eq!((config.rate_limit, config.user_rate_limit), (20, 30));
+        assert_eq!((config.join_rate_limit, config.max_rooms_per_connection), (30, 50));
+        assert_eq!(config.typing_interval_ms, 1000);
+    }
+
+    #[test]
+    fn debug_output_shows_every_limit() {
+        let debug = format!("{:?}", Config::parse_from(["baat-chit", "--user-rate-limit", "7"]));
+        for field in ["user_rate_limit: 7", "join_rate_limit", "max_rooms", "typing_interval"] {
+            assert!(debug.contains(field), "{field} missing from {debug}");
+        }
     }
 
     #[test]

@@ -125,7 +125,7 @@ describe("with the default rate limit", () => {
 });
 
 describe("with a reader too slow to keep up", () => {
-  const server = useServer({ args: ["--rate-limit", "100000"] });
+  const server = useServer({ args: ["--rate-limit", "100000", "--user-rate-limit", "0"] });
 
   test("a connection too slow to keep up is disconnected, never skipped, and catches up with since", async () => {
     const room = uniqueRoom();
