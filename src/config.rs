@@ -47,13 +47,24 @@ pub struct Config {
     pub join_rate_limit: u32,
 
     /// Rooms one connection may be in at once; 0 = no limit.
-    #[arg(long, env = "BAATCHIT_MAX_ROOMS_PER_CONNECTION", default_value_t = 50)]
+    #[arg(
+        long,
+        env = "BAATCHIT_MAX_ROOMS_PER_CONNECTION",
+        default_value_t = 50,
+        value_name = "ROOMS"
+    )]
     pub max_rooms_per_connection: u32,
 
-    /// Milliseconds between two "typing" notices the others get from one
-    /// user in one room; renewals in between only extend it; 0 = forward
+    /// Shortest time between two "typing" notices the others get from one
+    /// user in one room (renewals in between only push its expiry back),
+    /// and between two starts of typing by one connection; 0 = forward
     /// every one.
-    #[arg(long, env = "BAATCHIT_TYPING_INTERVAL_MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "BAATCHIT_TYPING_INTERVAL_MS",
+        default_value_t = 1000,
+        value_name = "MILLISECONDS"
+    )]
     pub typing_interval_ms: u64,
 
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat

@@ -10,10 +10,42 @@ fn baat_chit() -> Command {
 fn help_explains_every_flag() {
     let output = baat_chit().arg("--help").output().expect("the binary runs");
     let help = String::from_utf8_lossy(&output.stdout);
-    for flag in ["--listen", "--database", "--presence-grace", "--max-payload"] {
+    let flags = [
+        "--listen",
+        "--database",
+        "--presence-grace",
+        "--max-payload",
+        "--rate-limit",
+        "--user-rate-limit",
+        "--join-rate-limit",
+        "--max-rooms-per-connection",
+        "--typing-interval-ms",
+    ];
+    for flag in flags {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+    for env in ["BAATCHIT_USER_RATE_LIMIT", "BAATCHIT_MAX_ROOMS_PER_CONNECTION"] {
+        assert!(help.contains(env), "{env} missing from:\n{help}");
+    }
     assert!(help.contains("BAATCHIT_DATABASE"), "env vars are named:\n{help}");
+}
+
+#[test]
+fn every_limit_says_how_to_turn_it_off() {
+    let output = baat_chit().arg("--help").output().expect("the binary runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    let limits = [
+        "--rate-limit",
+        "--user-rate-limit",
+        "--join-rate-limit",
+        "--max-rooms-per-connection",
+        "--typing-interval-ms",
+    ];
+    for limit in limits {
+        let (_, after) = help.split_once(limit).unwrap_or_default();
+        let explained = after.split("\n      --").next().unwrap_or_default();
+        assert!(explained.contains("0 = "), "{limit} does not say what 0 does:\n{explained}");
+    }
 }
 
 #[test]
