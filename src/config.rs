@@ -57,8 +57,8 @@ pub struct Config {
 
     /// Shortest time between two "typing" notices the others get from one
     /// user in one room (renewals in between only push its expiry back),
-    /// and between two starts of typing by one connection; 0 = forward
-    /// every one.
+    /// and between two starts of typing by one connection after three in a
+    /// row; 0 = forward every one.
     #[arg(
         long,
         env = "BAATCHIT_TYPING_INTERVAL_MS",

@@ -2,10 +2,10 @@
 //! server holds many idle ones.
 
 use super::Refusal;
-use super::limits::{Limits, TokenBucket, UserAllowance};
+use super::limits::{Limits, Rate, TokenBucket, UserAllowance};
 use crate::domain::{RoomName, UserId};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub struct Conn {
     pub user: UserId,
@@ -17,6 +17,7 @@ pub struct Conn {
     /// The user's allowance, shared with its other connections.
     allowance: Option<UserAllowance>,
     max_rooms: Option<usize>,
+    typing_starts: Option<Rate>,
 }
 
 #[derive(Default)]
@@ -32,8 +33,8 @@ struct Joined {
     room: RoomName,
     /// The newest presence version it knows of (see `presence::relay`).
     seen: u64,
-    /// When a `typing: true` of this connection last started typing here.
-    typed: Option<Instant>,
+    /// Starts of typing this connection may make here (made on its first).
+    typing_starts: Option<TokenBucket>,
 }
 
 /// A place held for a room being joined; given back when dropped, by then
@@ -54,6 +55,7 @@ impl Conn {
             joins: limits.joins.map(bucket),
             allowance: limits.allowance(user),
             max_rooms: limits.max_rooms,
+            typing_starts: limits.typing_starts,
         }
     }
 
@@ -89,7 +91,7 @@ impl Conn {
             entry.seen = entry.seen.max(seen);
             return false;
         }
-        rooms.joined.push(Joined { room: room.clone(), seen, typed: None });
+        rooms.joined.push(Joined { room: room.clone(), seen, typing_starts: None });
         true
     }
 
@@ -117,19 +119,19 @@ impl Conn {
         }
     }
 
-    /// Whether this connection may start typing in `room` again: at most
-    /// once per `interval`, so toggling typing on and off in a loop reaches
-    /// the others a few times a second, not thousands.
-    pub fn may_start_typing(&self, room: &RoomName, now: Instant, interval: Duration) -> bool {
+    /// Whether this connection may start typing in `room` now: a few times
+    /// in a row, then once per typing interval, so toggling typing on and
+    /// off in a loop reaches the others about once a second, not thousands
+    /// of times.
+    pub fn may_start_typing(&self, room: &RoomName, now: Instant) -> bool {
         let mut rooms = lock(&self.rooms);
         let Some(entry) = rooms.joined.iter_mut().find(|j| j.room == *room) else {
             return false;
         };
-        if entry.typed.is_some_and(|typed| now.saturating_duration_since(typed) < interval) {
-            return false;
-        }
-        entry.typed = Some(now);
-        true
+        let Some(rate) = self.typing_starts else {
+            return true;
+        };
+        entry.typing_starts.get_or_insert_with(|| TokenBucket::new(rate, now)).spend(now).is_ok()
     }
 
     /// Spends one message from this connection's and its user's limits,
@@ -168,6 +170,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use clap::Parser;
+    use std::time::Duration;
 
     fn conn(flags: &[&str]) -> Conn {
         let config = Config::parse_from(["baat-chit"].iter().chain(flags));
@@ -222,17 +225,23 @@ mod tests {
     }
 
     #[test]
-    fn typing_starts_at_most_once_per_interval_per_room() {
+    fn typing_starts_three_times_in_a_row_then_once_per_interval_per_room() {
         let conn = conn(&[]);
         let (a, b, now) = (room("a"), room("b"), Instant::now());
         conn.enter(&a, 0);
         conn.enter(&b, 0);
-        let second = Duration::from_secs(1);
-        assert!(conn.may_start_typing(&a, now, second));
-        assert!(!conn.may_start_typing(&a, now + Duration::from_millis(999), second));
-        assert!(conn.may_start_typing(&b, now, second), "another room has its own interval");
-        assert!(conn.may_start_typing(&a, now + second, second));
-        assert!(!conn.may_start_typing(&room("c"), now, second), "not in that room");
+        assert!((0..3).all(|_| conn.may_start_typing(&a, now)));
+        assert!(!conn.may_start_typing(&a, now + Duration::from_millis(999)));
+        assert!(conn.may_start_typing(&b, now), "another room has its own allowance");
+        assert!(conn.may_start_typing(&a, now + Duration::from_secs(1)));
+        assert!(!conn.may_start_typing(&room("c"), now), "not in that room");
+    }
+
+    #[test]
+    fn with_no_typing_interval_typing_starts_as_often_as_it_likes() {
+        let conn = conn(&["--typing-interval-ms=0"]);
+        conn.enter(&room("a"), 0);
+        assert!((0..100).all(|_| conn.may_start_typing(&room("a"), Instant::now())));
     }
 
     #[test]

@@ -140,7 +140,8 @@ describe("typing floods with the default one-second interval", () => {
     assert.deepEqual(await typist.emit("typing", { room, typing: true }), { ok: true }, "an acked typing is still ok");
     await sleep(500);
     const heard = listener.received("typing");
-    assert.ok(heard.length >= 1 && heard.length <= 4, `the listener heard ${heard.length}: ${brief(heard)}`);
+    // One start, then three true/false pairs while the typist's starts in a row last; a few more if the flood spans seconds.
+    assert.ok(heard.length >= 2 && heard.length <= 10, `the listener heard ${heard.length}: ${brief(heard)}`);
     assert.equal(heard[0].typing, true);
     assert.equal(typist.received("disconnect").length, 0);
   });

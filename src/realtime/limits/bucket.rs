@@ -1,6 +1,6 @@
 //! A token bucket: a steady rate with room for a burst.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How fast a bucket refills and how much it holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,6 +18,12 @@ impl Rate {
     /// `n` a minute, all of them at once if need be; `None` for 0.
     pub fn per_minute(n: u32) -> Option<Self> {
         (n > 0).then(|| Self { per_second: f64::from(n) / 60.0, burst: f64::from(n) })
+    }
+
+    /// One per `interval` after a burst of `burst`; `None` for no interval.
+    pub fn every(interval: Duration, burst: u32) -> Option<Self> {
+        let per_second = 1.0 / interval.as_secs_f64();
+        (!interval.is_zero()).then(|| Self { per_second, burst: f64::from(burst) })
     }
 }
 
@@ -92,8 +98,18 @@ mod tests {
     }
 
     #[test]
+    fn one_every_interval_after_a_burst() {
+        let now = Instant::now();
+        let mut bucket = bucket(Rate::every(Duration::from_millis(500), 3), now);
+        assert!((0..3).all(|_| bucket.spend(now).is_ok()));
+        assert_eq!(bucket.spend(now), Err(500));
+        assert!(bucket.spend(now + Duration::from_millis(500)).is_ok());
+    }
+
+    #[test]
     fn zero_means_no_limit() {
         assert_eq!(Rate::per_second(0), None);
         assert_eq!(Rate::per_minute(0), None);
+        assert_eq!(Rate::every(Duration::ZERO, 3), None);
     }
 }

@@ -19,7 +19,11 @@ pub use users::{UserAllowance, UserAllowances};
 use crate::config::Config;
 use crate::domain::UserId;
 use std::sync::Arc;
-use std::time::Duration;
+
+/// Starts of typing one connection may make in a room in a row before it
+/// is held to one per typing interval: enough for typing, sending, and
+/// typing the next message at once, too few for a flood to matter.
+const TYPING_STARTS_IN_A_ROW: u32 = 3;
 
 /// The limits in force, read once from the configuration.
 pub struct Limits {
@@ -29,9 +33,9 @@ pub struct Limits {
     pub joins: Option<Rate>,
     /// Rooms one connection may be in at once.
     pub max_rooms: Option<usize>,
-    /// Shortest time between two `typing` notices the others get from one
-    /// user in one room (zero: every one).
-    pub typing_interval: Duration,
+    /// Starts of typing one connection may make in one room (renewals of
+    /// typing are limited by `Typing` itself).
+    pub typing_starts: Option<Rate>,
     /// The per-user message buckets, shared by a user's connections.
     users: Arc<UserAllowances>,
 }
@@ -43,7 +47,7 @@ impl Limits {
             messages: Rate::per_second(config.rate_limit),
             joins: Rate::per_minute(config.join_rate_limit),
             max_rooms: (max_rooms > 0).then_some(max_rooms),
-            typing_interval: config.typing_interval(),
+            typing_starts: Rate::every(config.typing_interval(), TYPING_STARTS_IN_A_ROW),
             users: UserAllowances::new(Rate::per_second(config.user_rate_limit)),
         }
     }
@@ -59,6 +63,7 @@ impl Limits {
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::time::Duration;
 
     #[test]
     fn zero_turns_every_limit_off() {
@@ -72,7 +77,7 @@ mod tests {
         ]);
         let limits = Limits::new(&config);
         assert!(limits.messages.is_none() && limits.joins.is_none());
-        assert!(limits.max_rooms.is_none() && limits.typing_interval.is_zero());
+        assert!(limits.max_rooms.is_none() && limits.typing_starts.is_none());
         assert!(limits.allowance(UserId::random()).is_none());
     }
 
@@ -81,7 +86,7 @@ mod tests {
         let limits = Limits::new(&Config::parse_from(["baat-chit"]));
         assert!(limits.messages.is_some() && limits.joins.is_some());
         assert_eq!(limits.max_rooms, Some(50));
-        assert_eq!(limits.typing_interval, Duration::from_secs(1));
+        assert_eq!(limits.typing_starts, Rate::every(Duration::from_secs(1), 3));
         assert!(limits.allowance(UserId::random()).is_some());
     }
 }

@@ -1,8 +1,9 @@
 //! `typing`: who is typing where. "Typing" ends by itself after the
 //! configured expiry unless renewed, so a closed laptop never types forever.
 //! Floods are dropped cheaply: a renewal reaches the others at most once
-//! per interval, and a connection starts typing at most once per interval
-//! (so toggling on and off in a loop is not a broadcast each time).
+//! per interval, and a connection starts typing a few times in a row, then
+//! once per interval (so toggling on and off in a loop is not a broadcast
+//! each time).
 
 mod spells;
 
@@ -49,8 +50,7 @@ fn typing<A: Adapter>(
         return Ok(Done {});
     }
     let now = Instant::now();
-    let interval = hub.limits.typing_interval;
-    let may_start = || conn.may_start_typing(&room, now.into_std(), interval);
+    let may_start = || conn.may_start_typing(&room, now.into_std());
     match hub.typing.typed(&room, user.id, now, may_start) {
         Typed::Started { generation, until } => {
             announce(hub, io, &room, &user, true);
