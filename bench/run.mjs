@@ -70,6 +70,17 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- servers
 
+/** The server's limits, all turned off: the load is many people, and one generator speaks for them all. */
+const LIMITS_OFF = [
+  "--rate-limit", "0",
+  "--user-rate-limit", "0",
+  "--join-rate-limit", "0",
+  "--max-rooms-per-connection", "0",
+  "--typing-interval-ms", "0",
+  // Every client comes from loopback.
+  "--max-connections-per-ip", "0",
+];
+
 /** Starts one server on a free loopback port; resolves once it says where. */
 async function startServer(kind) {
   const dir = mkdtempSync(join(tmpdir(), "baat-chit-bench-"));
@@ -77,11 +88,7 @@ async function startServer(kind) {
     kind === "rust"
       ? [
           RUST_BIN,
-          [
-            ...["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`],
-            // Limits off: every client comes from loopback and sends as fast as told.
-            ...["--rate-limit", "1000000", "--max-connections-per-ip", "0"],
-          ],
+          ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`, ...LIMITS_OFF],
           { RUST_LOG: "warn" },
         ]
       : [process.execPath, ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")], {}];
@@ -532,7 +539,7 @@ function report(rows, notes, minutes, commit) {
     `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, commit ${commit}; took ${minutes} min.`,
     `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
     "",
-    "Rust: `target/release/baat-chit --rate-limit 1000000 --max-connections-per-ip 0`, SQLite in a temp dir (every message committed before its ack).",
+    `Rust: \`target/release/baat-chit ${LIMITS_OFF.join(" ")}\`, SQLite in a temp dir (every message committed before its ack).`,
     "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
     "",

@@ -35,8 +35,9 @@ pub struct Config {
     #[arg(long, env = "BAATCHIT_TYPING_EXPIRY", default_value_t = 6)]
     pub typing_expiry: u64,
 
-    /// Messages one connection may send per second (bursts of twice that).
-    #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20)]
+    /// Messages one connection may send per second (bursts of twice that);
+    /// 0 = no limit.
+    #[arg(long, env = "BAATCHIT_RATE_LIMIT", default_value_t = 20, value_name = "PER_SECOND")]
     pub rate_limit: u32,
 
     /// Another web origin whose pages may connect, e.g.
@@ -63,9 +64,8 @@ pub struct Config {
     pub trust_proxy: bool,
 
     /// Seconds a new connection has to join the Socket.IO namespace
-    /// before it is closed. It cannot be turned off: socketioxide keeps a
-    /// connection that ends before joining (and its place in the
-    /// per-address count) until this timeout runs out.
+    /// before it is closed (at least 1; a load test that needs longer can
+    /// set any large value).
     #[arg(
         long,
         env = "BAATCHIT_CONNECT_TIMEOUT",
@@ -73,6 +73,37 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub connect_timeout: u64,
+
+    /// Messages one user may send per second across all its connections
+    /// (bursts of twice that), counted per server process; 0 = no limit.
+    #[arg(long, env = "BAATCHIT_USER_RATE_LIMIT", default_value_t = 30, value_name = "PER_SECOND")]
+    pub user_rate_limit: u32,
+
+    /// Joins one connection may make per minute (all at once if it likes);
+    /// 0 = no limit.
+    #[arg(long, env = "BAATCHIT_JOIN_RATE_LIMIT", default_value_t = 30, value_name = "PER_MINUTE")]
+    pub join_rate_limit: u32,
+
+    /// Rooms one connection may be in at once; 0 = no limit.
+    #[arg(
+        long,
+        env = "BAATCHIT_MAX_ROOMS_PER_CONNECTION",
+        default_value_t = 50,
+        value_name = "ROOMS"
+    )]
+    pub max_rooms_per_connection: u32,
+
+    /// Shortest time between two "typing" notices the others get from one
+    /// user in one room (renewals in between only push its expiry back),
+    /// and between two starts of typing by one connection after three in a
+    /// row; 0 = forward every one.
+    #[arg(
+        long,
+        env = "BAATCHIT_TYPING_INTERVAL_MS",
+        default_value_t = 1000,
+        value_name = "MILLISECONDS"
+    )]
+    pub typing_interval_ms: u64,
 
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
     /// (presence and the bus between processes; use with a postgres://
@@ -109,6 +140,10 @@ impl Config {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout)
     }
+
+    pub fn typing_interval(&self) -> Duration {
+        Duration::from_millis(self.typing_interval_ms)
+    }
 }
 
 /// The database URL may hold a password, so Debug shows only its scheme.
@@ -126,6 +161,10 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("trust_proxy", &self.trust_proxy)
             .field("connect_timeout", &self.connect_timeout)
+            .field("user_rate_limit", &self.user_rate_limit)
+            .field("join_rate_limit", &self.join_rate_limit)
+            .field("max_rooms_per_connection", &self.max_rooms_per_connection)
+            .field("typing_interval_ms", &self.typing_interval_ms)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
             .field("node_name", &self.node_name)
@@ -144,6 +183,9 @@ mod tests {
         assert_eq!(config.database, "sqlite://baat-chit.db");
         assert_eq!(config.presence_grace, 5);
         assert_eq!(config.max_payload, 16384);
+        assert_eq!((config.rate_limit, config.user_rate_limit), (20, 30));
+        assert_eq!((config.join_rate_limit, config.max_rooms_per_connection), (30, 50));
+        assert_eq!(config.typing_interval_ms, 1000);
         assert!(config.allowed_origins.is_empty());
         assert_eq!(config.max_connections_per_ip, 256);
         assert!(!config.trust_proxy);
@@ -173,6 +215,14 @@ mod tests {
     fn a_node_name_that_is_not_a_plain_cookie_value_is_refused() {
         assert!(Config::try_parse_from(["baat-chit", "--node-name", "n1"]).is_ok());
         assert!(Config::try_parse_from(["baat-chit", "--node-name", "n1; Path=/x"]).is_err());
+    }
+
+    #[test]
+    fn debug_output_shows_every_limit() {
+        let debug = format!("{:?}", Config::parse_from(["baat-chit", "--user-rate-limit", "7"]));
+        for field in ["user_rate_limit: 7", "join_rate_limit", "max_rooms", "typing_interval"] {
+            assert!(debug.contains(field), "{field} missing from {debug}");
+        }
     }
 
     #[test]

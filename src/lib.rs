@@ -7,7 +7,8 @@
 //! - [`domain`]: validated values (room names, display names, message text);
 //!   raw client input becomes these once, at the edge.
 //! - [`realtime`]: the Socket.IO event contract, one file per concern;
-//!   presence, typing, and the writer that commits and fans out messages.
+//!   presence, typing, the per-person limits, and the writer that commits
+//!   and fans out messages.
 //! - [`store`]: history behind the [`store::Store`] trait: SQLite embedded,
 //!   or PostgreSQL shared by several processes.
 //! - [`cluster`]: several processes as one chat over Redis (`--redis`).

@@ -126,7 +126,7 @@ async fn claim(
         .arg(room.as_str())
         .arg(user.to_string())
         .arg(name.as_str())
-        .arg(name.folded())
+        .arg(name.lookalike_keys().join("\n"))
         .arg(&link.node)
         .arg(if announce == Announce::Quietly { "1" } else { "0" })
         .invoke_async(redis)

@@ -8,8 +8,10 @@
 --   P:ver        version counter (starts at the server's time in µs, so a
 --                restarted Redis continues above every version seen before)
 --   P:m:R        hash U -> display name          (members)
---   P:n:R        hash folded name -> U           (names taken)
---   P:f:R        hash U -> folded name
+--   P:n:R        hash name key -> U              (names taken: every
+--                look-alike key of each member's name, see
+--                DisplayName::lookalike_keys)
+--   P:f:R        hash U -> its keys, joined by "\n"
 --   P:h:R        hash U -> number of nodes holding U in R
 --   P:node:N     set of "R\nU" that node N holds (room names have no
 --                control characters, so "\n" separates safely)
@@ -44,9 +46,18 @@ local function publish(room, ver, user, name, joined, count)
   redis.call('PUBLISH', bus, cjson.encode(change))
 end
 
+-- Name keys have no control characters, so "\n" separates them.
+local function split(keys)
+  local out = {}
+  for key in string.gmatch(keys, '[^\n]+') do out[#out + 1] = key end
+  return out
+end
+
 -- A quiet claim (reconcile after Redis lost its data) restores a user the
--- other processes' clients already know of: it publishes nothing.
-local function claim(room, user, name, folded, node, quiet)
+-- other processes' clients already know of: it publishes nothing. `keys`
+-- are the look-alike keys of the name, joined by "\n": any one of them
+-- already taken makes the name taken.
+local function claim(room, user, name, keys, node, quiet)
   local members = k('m', room)
   local hold = room .. '\n' .. user
   if redis.call('HEXISTS', members, user) == 1 then
@@ -55,12 +66,17 @@ local function claim(room, user, name, folded, node, quiet)
     end
     return { 'present', redis.call('HGET', members, user), current_ver(), redis.call('HGETALL', members) }
   end
-  if redis.call('HEXISTS', k('n', room), folded) == 1 then
-    return { 'taken' }
+  local names = k('n', room)
+  for _, key in ipairs(split(keys)) do
+    if redis.call('HEXISTS', names, key) == 1 then
+      return { 'taken' }
+    end
   end
   redis.call('HSET', members, user, name)
-  redis.call('HSET', k('n', room), folded, user)
-  redis.call('HSET', k('f', room), user, folded)
+  for _, key in ipairs(split(keys)) do
+    redis.call('HSET', names, key, user)
+  end
+  redis.call('HSET', k('f', room), user, keys)
   redis.call('HSET', k('h', room), user, 1)
   redis.call('SADD', p .. ':node:' .. node, hold)
   redis.call('ZINCRBY', p .. ':rooms', 1, room)
@@ -83,10 +99,12 @@ local function release(room, user, node)
   redis.call('HDEL', k('h', room), user)
   local members = k('m', room)
   local name = redis.call('HGET', members, user)
-  local folded = redis.call('HGET', k('f', room), user)
+  local keys = redis.call('HGET', k('f', room), user)
   redis.call('HDEL', members, user)
   redis.call('HDEL', k('f', room), user)
-  if folded then redis.call('HDEL', k('n', room), folded) end
+  if keys then
+    for _, key in ipairs(split(keys)) do redis.call('HDEL', k('n', room), key) end
+  end
   if tonumber(redis.call('ZINCRBY', p .. ':rooms', -1, room)) <= 0 then
     redis.call('ZREM', p .. ':rooms', room)
   end

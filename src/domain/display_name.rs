@@ -1,10 +1,11 @@
 //! The name a person shows in a room.
 
-use super::{DomainError, trimmed_line};
+use super::{DomainError, lookalike, trimmed_line};
 use serde::Serialize;
 
-/// A display name: trimmed, 1 to 32 Unicode characters, no control
-/// characters. Kept as typed; uniqueness compares [`DisplayName::folded`].
+/// A display name: trimmed, 1 to 32 Unicode characters, no control or
+/// invisible characters. Kept as typed; uniqueness compares
+/// [`DisplayName::lookalike_keys`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -13,14 +14,18 @@ impl DisplayName {
     pub const MAX_CHARS: usize = 32;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        trimmed_line(raw, Self::MAX_CHARS)
-            .map(|name| Self(name.to_owned()))
-            .ok_or(DomainError::InvalidName)
+        let name = trimmed_line(raw, Self::MAX_CHARS).ok_or(DomainError::InvalidName)?;
+        if name.chars().any(lookalike::is_invisible) {
+            return Err(DomainError::InvisibleInName);
+        }
+        Ok(Self(name.to_owned()))
     }
 
-    /// The case-folded form two names are compared by ("Asha" = "ASHA").
-    pub fn folded(&self) -> String {
-        self.0.to_lowercase()
+    /// What the name looks like: two names clash in a room when they share
+    /// a key ("Asha" = "ASHA" = "Аsha" with a Cyrillic А). See
+    /// [`lookalike::keys`].
+    pub fn lookalike_keys(&self) -> Vec<String> {
+        lookalike::keys(&self.0)
     }
 
     pub fn as_str(&self) -> &str {
@@ -66,8 +71,16 @@ mod tests {
     }
 
     #[test]
-    fn names_fold_for_comparison_whatever_their_case() {
-        let upper = DisplayName::parse("ASHA").map(|n| n.folded());
-        assert_eq!(upper, Ok("asha".into()));
+    fn invisible_characters_are_refused_anywhere_in_a_name() {
+        for name in ["A\u{200D}sha", "Asha\u{200B}x", "As\u{00AD}ha", "Asha\u{FE0F}", "\u{2800}"] {
+            assert_eq!(DisplayName::parse(name), Err(DomainError::InvisibleInName), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_name_and_its_other_case_share_a_key() {
+        let keys = |raw| DisplayName::parse(raw).map(|n| n.lookalike_keys());
+        let (upper, lower) = (keys("ASHA").unwrap_or_default(), keys("asha").unwrap_or_default());
+        assert!(upper.iter().any(|key| lower.contains(key)), "{upper:?} / {lower:?}");
     }
 }

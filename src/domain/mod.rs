@@ -3,6 +3,7 @@
 
 mod client_id;
 mod display_name;
+mod lookalike;
 mod message;
 mod message_text;
 mod room_name;
@@ -22,6 +23,8 @@ pub enum DomainError {
     InvalidRoom,
     #[error("names are 1 to 32 characters with no control characters")]
     InvalidName,
+    #[error("names cannot hold invisible characters (zero-width joiners, variation selectors, …)")]
+    InvisibleInName,
     #[error("a message needs some text that is not only white space")]
     EmptyMessage,
     #[error("a message is at most 2000 characters")]

@@ -1,66 +1,163 @@
 //! What the server remembers about one connection, kept small because a
 //! server holds many idle ones.
 
+use super::Refusal;
+use super::limits::{Limits, Rate, TokenBucket, UserAllowance};
 use crate::domain::{RoomName, UserId};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 pub struct Conn {
     pub user: UserId,
-    /// Rooms this connection has joined (usually one or two), each with
-    /// the newest presence version it knows of (see `presence::relay`).
-    rooms: Mutex<Vec<(RoomName, u64)>>,
-    bucket: Mutex<TokenBucket>,
+    rooms: Mutex<Rooms>,
+    /// Messages this connection may send (`None`: no limit).
+    messages: Option<Mutex<TokenBucket>>,
+    /// Joins this connection may make (`None`: no limit).
+    joins: Option<Mutex<TokenBucket>>,
+    /// The user's allowance, shared with its other connections.
+    allowance: Option<UserAllowance>,
+    max_rooms: Option<usize>,
+    typing_starts: Option<Rate>,
+}
+
+#[derive(Default)]
+struct Rooms {
+    joined: Vec<Joined>,
+    /// Joins of new rooms under way, counted against the room limit so
+    /// that joins racing each other cannot pass it.
+    entering: usize,
+}
+
+/// A room this connection has joined (usually one or two).
+struct Joined {
+    room: RoomName,
+    /// The newest presence version it knows of (see `presence::relay`).
+    seen: u64,
+    /// Starts of typing this connection may make here (made on its first).
+    typing_starts: Option<TokenBucket>,
+}
+
+/// A place held for a room being joined; given back when dropped, by then
+/// either taken by [`Conn::enter`] or no longer needed.
+pub struct Entering<'a> {
+    conn: &'a Conn,
+    counted: bool,
 }
 
 impl Conn {
-    pub fn new(user: UserId, per_second: u32) -> Self {
-        Self { user, rooms: Mutex::default(), bucket: Mutex::new(TokenBucket::new(per_second)) }
+    pub fn new(user: UserId, limits: &Limits) -> Self {
+        let now = Instant::now();
+        let bucket = |rate| Mutex::new(TokenBucket::new(rate, now));
+        Self {
+            user,
+            rooms: Mutex::default(),
+            messages: limits.messages.map(bucket),
+            joins: limits.joins.map(bucket),
+            allowance: limits.allowance(user),
+            max_rooms: limits.max_rooms,
+            typing_starts: limits.typing_starts,
+        }
     }
 
     pub fn is_in(&self, room: &RoomName) -> bool {
-        lock(&self.rooms).iter().any(|(r, _)| r == room)
+        lock(&self.rooms).joined.iter().any(|j| j.room == *room)
+    }
+
+    /// Checks the room and join limits before a join of `room`: a room
+    /// already joined needs no new place, but every join spends one of the
+    /// joins allowed.
+    pub fn start_entering(&self, room: &RoomName) -> Result<Entering<'_>, Refusal> {
+        let mut rooms = lock(&self.rooms);
+        let counted = !rooms.joined.iter().any(|j| j.room == *room);
+        if let Some(max) = self.max_rooms.filter(|_| counted) {
+            if rooms.joined.len() + rooms.entering >= max {
+                return Err(Refusal::TooManyRooms { max });
+            }
+        }
+        if let Some(joins) = &self.joins {
+            lock(joins)
+                .spend(Instant::now())
+                .map_err(|retry_after_ms| Refusal::JoinsLimited { retry_after_ms })?;
+        }
+        rooms.entering += usize::from(counted);
+        Ok(Entering { conn: self, counted })
     }
 
     /// Records the room and the presence version its join ack reflects;
     /// false if the connection was already in it.
     pub fn enter(&self, room: &RoomName, seen: u64) -> bool {
         let mut rooms = lock(&self.rooms);
-        if let Some(entry) = rooms.iter_mut().find(|(r, _)| r == room) {
-            entry.1 = entry.1.max(seen);
+        if let Some(entry) = rooms.joined.iter_mut().find(|j| j.room == *room) {
+            entry.seen = entry.seen.max(seen);
             return false;
         }
-        rooms.push((room.clone(), seen));
+        rooms.joined.push(Joined { room: room.clone(), seen, typing_starts: None });
         true
     }
 
     /// Forgets the room; false if the connection was not in it.
     pub fn exit(&self, room: &RoomName) -> bool {
         let mut rooms = lock(&self.rooms);
-        let before = rooms.len();
-        rooms.retain(|(r, _)| r != room);
-        rooms.len() != before
+        let before = rooms.joined.len();
+        rooms.joined.retain(|j| j.room != *room);
+        rooms.joined.len() != before
     }
 
     pub fn take_rooms(&self) -> Vec<RoomName> {
-        std::mem::take(&mut *lock(&self.rooms)).into_iter().map(|(room, _)| room).collect()
+        std::mem::take(&mut lock(&self.rooms).joined).into_iter().map(|j| j.room).collect()
     }
 
     /// The newest presence version this connection knows of in `room`.
     pub fn seen(&self, room: &RoomName) -> Option<u64> {
-        lock(&self.rooms).iter().find(|(r, _)| r == room).map(|(_, seen)| *seen)
+        lock(&self.rooms).joined.iter().find(|j| j.room == *room).map(|j| j.seen)
     }
 
     /// Notes that the connection was told of changes up to `ver`.
     pub fn advance(&self, room: &RoomName, ver: u64) {
-        if let Some(entry) = lock(&self.rooms).iter_mut().find(|(r, _)| r == room) {
-            entry.1 = entry.1.max(ver);
+        if let Some(entry) = lock(&self.rooms).joined.iter_mut().find(|j| j.room == *room) {
+            entry.seen = entry.seen.max(ver);
         }
     }
 
-    /// Spends one message from the rate limit, or says how long to wait.
-    pub fn spend(&self) -> Result<(), u64> {
-        lock(&self.bucket).spend(Instant::now())
+    /// Whether this connection may start typing in `room` now: a few times
+    /// in a row, then once per typing interval, so toggling typing on and
+    /// off in a loop reaches the others about once a second, not thousands
+    /// of times.
+    pub fn may_start_typing(&self, room: &RoomName, now: Instant) -> bool {
+        let mut rooms = lock(&self.rooms);
+        let Some(entry) = rooms.joined.iter_mut().find(|j| j.room == *room) else {
+            return false;
+        };
+        let Some(rate) = self.typing_starts else {
+            return true;
+        };
+        entry.typing_starts.get_or_insert_with(|| TokenBucket::new(rate, now)).spend(now).is_ok()
+    }
+
+    /// Spends one message from this connection's and its user's limits,
+    /// or says how long to wait. A message refused by either uses neither.
+    pub fn spend_message(&self) -> Result<(), u64> {
+        let now = Instant::now();
+        if let Some(messages) = &self.messages {
+            lock(messages).spend(now)?;
+        }
+        if let Some(allowance) = &self.allowance {
+            if let Err(wait) = allowance.spend(now) {
+                if let Some(messages) = &self.messages {
+                    lock(messages).refund();
+                }
+                return Err(wait);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Entering<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            lock(&self.conn.rooms).entering -= 1;
+        }
     }
 }
 
@@ -68,43 +165,93 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Allows `rate` messages a second with bursts of twice that.
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    refilled: Instant,
-}
-
-impl TokenBucket {
-    fn new(per_second: u32) -> Self {
-        let rate = f64::from(per_second.max(1));
-        Self { rate, tokens: 2.0 * rate, refilled: Instant::now() }
-    }
-
-    fn spend(&mut self, now: Instant) -> Result<(), u64> {
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(2.0 * self.rate);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - self.tokens) / self.rate * 1000.0).ceil() as u64)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use clap::Parser;
     use std::time::Duration;
 
+    fn conn(flags: &[&str]) -> Conn {
+        let config = Config::parse_from(["baat-chit"].iter().chain(flags));
+        Conn::new(UserId::random(), &Limits::new(&config))
+    }
+
+    fn room(name: &str) -> RoomName {
+        RoomName::parse(name).expect("a valid room")
+    }
+
+    /// Joins `name` as the join handler does.
+    fn join(conn: &Conn, name: &str) -> Result<(), Refusal> {
+        let entering = conn.start_entering(&room(name))?;
+        conn.enter(&room(name), 0);
+        drop(entering);
+        Ok(())
+    }
+
     #[test]
-    fn a_burst_of_twice_the_rate_passes_and_the_next_waits() {
-        let mut bucket = TokenBucket::new(10);
-        let now = Instant::now();
-        assert!((0..20).all(|_| bucket.spend(now).is_ok()));
-        assert_eq!(bucket.spend(now), Err(100));
-        assert!(bucket.spend(now + Duration::from_millis(100)).is_ok());
+    fn a_connection_at_its_room_limit_may_rejoin_but_not_join_another() {
+        let conn = conn(&["--max-rooms-per-connection=2"]);
+        assert!(join(&conn, "a").is_ok() && join(&conn, "b").is_ok());
+        assert!(matches!(join(&conn, "c"), Err(Refusal::TooManyRooms { max: 2 })));
+        assert!(join(&conn, "A").is_ok(), "a room already joined");
+        conn.exit(&room("a"));
+        assert!(join(&conn, "c").is_ok(), "leaving makes room");
+    }
+
+    #[test]
+    fn joins_under_way_count_against_the_room_limit() {
+        let conn = conn(&["--max-rooms-per-connection=2"]);
+        let first = conn.start_entering(&room("a"));
+        let second = conn.start_entering(&room("b"));
+        assert!(first.is_ok() && second.is_ok());
+        assert!(matches!(conn.start_entering(&room("c")), Err(Refusal::TooManyRooms { .. })));
+        drop(second);
+        assert!(conn.start_entering(&room("c")).is_ok(), "a join that failed gives its place back");
+    }
+
+    #[test]
+    fn joins_over_the_rate_are_refused_with_a_wait() {
+        let conn = conn(&["--join-rate-limit=3"]);
+        assert!(["a", "b", "a"].iter().all(|r| join(&conn, r).is_ok()));
+        let refused = join(&conn, "c");
+        assert!(matches!(refused, Err(Refusal::JoinsLimited { retry_after_ms: 19_000..=20_000 })));
+    }
+
+    #[test]
+    fn with_no_limits_a_connection_joins_as_often_as_it_likes() {
+        let conn = conn(&["--join-rate-limit=0", "--max-rooms-per-connection=0"]);
+        assert!((0..500).all(|i| join(&conn, &format!("room {i}")).is_ok()));
+    }
+
+    #[test]
+    fn typing_starts_three_times_in_a_row_then_once_per_interval_per_room() {
+        let conn = conn(&[]);
+        let (a, b, now) = (room("a"), room("b"), Instant::now());
+        conn.enter(&a, 0);
+        conn.enter(&b, 0);
+        assert!((0..3).all(|_| conn.may_start_typing(&a, now)));
+        assert!(!conn.may_start_typing(&a, now + Duration::from_millis(999)));
+        assert!(conn.may_start_typing(&b, now), "another room has its own allowance");
+        assert!(conn.may_start_typing(&a, now + Duration::from_secs(1)));
+        assert!(!conn.may_start_typing(&room("c"), now), "not in that room");
+    }
+
+    #[test]
+    fn with_no_typing_interval_typing_starts_as_often_as_it_likes() {
+        let conn = conn(&["--typing-interval-ms=0"]);
+        conn.enter(&room("a"), 0);
+        assert!((0..100).all(|_| conn.may_start_typing(&room("a"), Instant::now())));
+    }
+
+    #[test]
+    fn a_message_refused_by_the_users_limit_uses_none_of_the_connections() {
+        let conn = conn(&["--rate-limit=1", "--user-rate-limit=1"]);
+        let user = conn.allowance.as_ref().expect("limited");
+        user.spend(Instant::now()).ok();
+        assert!(conn.spend_message().is_ok(), "one left for the user");
+        assert!(conn.spend_message().is_err(), "the user has none left");
+        user.refund();
+        assert!(conn.spend_message().is_ok(), "the connection's token was given back");
     }
 }

@@ -47,10 +47,12 @@ async fn join<A: Adapter>(
     let room = RoomName::parse(&request.room)?;
     let name = DisplayName::parse(&request.name)?;
     let conn = conn_of(s)?;
+    let entering = conn.start_entering(&room)?;
     let (you, view) = hub.presence.join(&room, conn.user, name, s.id).await?;
     // Presence changes up to the view's version are in this ack; the relay
     // sends this connection only the ones after it.
     let entered = conn.enter(&room, view.ver);
+    drop(entering);
     let since = request.since.map(payload::seq);
     match catch_up(s, hub, &room, since).await {
         Ok((history, has_more)) => {

@@ -56,7 +56,7 @@ fn queue<A: Adapter>(
     let text = MessageText::parse(request.text)?;
     let client_id = payload::client_id(request.client_id)?;
     let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
-    conn.spend().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
+    conn.spend_message().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
     Ok(hub.writer.post(MessageDraft { room, user, text, client_id }, sender))
 }
 

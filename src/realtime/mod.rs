@@ -6,6 +6,7 @@ mod conn;
 mod fanout;
 mod history;
 mod join;
+pub mod limits;
 mod message;
 mod payload;
 pub mod peers;
@@ -25,6 +26,7 @@ use crate::domain::{Message, RoomName, Seq, User};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use limits::Limits;
 use peers::{FromPeers, Peers};
 use presence::relay::{self, Replay, ReplaySender};
 use presence::{Change, Directory, Presence};
@@ -66,6 +68,7 @@ pub struct HubInner<A: Adapter> {
     pub keyring: Keyring,
     pub metrics: Arc<Metrics>,
     pub config: Config,
+    pub limits: Limits,
     pub peers: Arc<dyn Peers>,
     writer: writer::Handle,
     streams: stream::Handle<A>,
@@ -131,10 +134,11 @@ pub fn build<A: Adapter + DefinedAdapter>(
         inner: Arc::new(HubInner {
             store: Arc::clone(&store),
             presence: Arc::clone(&presence),
-            typing: Typing::default(),
+            typing: Typing::new(config.typing_expiry(), config.typing_interval()),
             keyring,
             metrics: Arc::clone(&metrics),
             config: config.clone(),
+            limits: Limits::new(config),
             peers,
             writer: writer.clone(),
             streams: streams.clone(),

@@ -10,6 +10,10 @@ use serde_json::json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::AckSender;
 
+/// The wait a refusal over the room limit suggests: leaving a room is what
+/// lifts it, not time.
+const ROOMS_RETRY_AFTER_MS: u64 = 60_000;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Refusal {
     #[error(transparent)]
@@ -20,6 +24,12 @@ pub enum Refusal {
     NotInRoom,
     #[error("too many messages; try again shortly")]
     RateLimited { retry_after_ms: u64 },
+    #[error("too many joins; try again shortly")]
+    JoinsLimited { retry_after_ms: u64 },
+    /// Waiting does not help here, only leaving a room does; the contract
+    /// has no code of its own for it, so it is `rate_limited`.
+    #[error("this connection is in {max} rooms, the most it may be in; leave one first")]
+    TooManyRooms { max: usize },
     #[error("malformed payload: {0}")]
     BadRequest(String),
     #[error("storage is unavailable; nothing was stored")]
@@ -30,21 +40,38 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid(DomainError::InvalidRoom) => "invalid_room",
-            Self::Invalid(DomainError::InvalidName) => "invalid_name",
+            Self::Invalid(DomainError::InvalidName | DomainError::InvisibleInName) => {
+                "invalid_name"
+            }
             Self::Invalid(DomainError::EmptyMessage) => "invalid_message",
             Self::Invalid(DomainError::MessageTooLong) => "too_large",
             Self::Invalid(DomainError::InvalidClientId) => "bad_request",
             Self::NameTaken => "name_taken",
             Self::NotInRoom => "not_in_room",
-            Self::RateLimited { .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::JoinsLimited { .. } | Self::TooManyRooms { .. } => {
+                "rate_limited"
+            }
             Self::BadRequest(_) => "bad_request",
             Self::Unavailable => "unavailable",
         }
     }
 
+    /// How long to wait before trying again, for `rate_limited`.
+    fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_ms } | Self::JoinsLimited { retry_after_ms } => {
+                Some(*retry_after_ms)
+            }
+            // Every `rate_limited` carries a wait, so a client that retries
+            // blindly backs off instead of spinning.
+            Self::TooManyRooms { .. } => Some(ROOMS_RETRY_AFTER_MS),
+            _ => None,
+        }
+    }
+
     fn to_json(&self) -> serde_json::Value {
         let mut error = json!({ "code": self.code(), "message": self.to_string() });
-        if let Self::RateLimited { retry_after_ms } = self {
+        if let Some(retry_after_ms) = self.retry_after_ms() {
             error["retryAfterMs"] = json!(retry_after_ms);
         }
         json!({ "ok": false, "error": error })
@@ -111,6 +138,26 @@ mod tests {
         assert_eq!(json["error"]["code"], "rate_limited");
         assert_eq!(json["error"]["retryAfterMs"], 120);
         assert_eq!(json["ok"], false);
+    }
+
+    #[test]
+    fn every_limit_refusal_is_rate_limited_with_a_wait() {
+        for refusal in [
+            Refusal::RateLimited { retry_after_ms: 50 },
+            Refusal::JoinsLimited { retry_after_ms: 2000 },
+            Refusal::TooManyRooms { max: 50 },
+        ] {
+            let json = refusal.to_json();
+            assert_eq!(json["error"]["code"], "rate_limited", "{json}");
+            assert!(json["error"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_room_limit_says_to_leave_a_room() {
+        let json = Refusal::TooManyRooms { max: 50 }.to_json();
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("50 rooms") && message.contains("leave one"), "{message}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn identify<A: Adapter>(
         .and_then(|auth| auth.get("token")?.as_str().map(str::to_owned))
         .and_then(|token| hub.keyring.verify(&token));
     let user = known.unwrap_or_else(UserId::random);
-    s.extensions.insert(Arc::new(Conn::new(user, hub.config.rate_limit)));
+    s.extensions.insert(Arc::new(Conn::new(user, &hub.limits)));
     s.on(events::JOIN, join::on_join::<A>);
     s.on(events::LEAVE, join::on_leave::<A>);
     s.on(events::MESSAGE, message::on_message::<A>);
@@ -57,7 +57,9 @@ async fn on_disconnect<A: Adapter>(
     reason: DisconnectReason,
 ) {
     hub.metrics.connections.fetch_sub(1, Relaxed);
-    let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
+    // Removed, so the connection's share of its user's allowance goes with
+    // it (a user with no connection left keeps no bucket).
+    let Some(conn) = s.extensions.remove::<Arc<Conn>>() else {
         return;
     };
     let how = match reason {

@@ -8,7 +8,7 @@ fn baat_chit() -> Command {
 
 /// Every flag of `Config`: its environment variable and its default
 /// (`None`: off unless given).
-const FLAGS: [(&str, &str, Option<&str>); 13] = [
+const FLAGS: [(&str, &str, Option<&str>); 17] = [
     ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
     ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
     ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),
@@ -19,6 +19,10 @@ const FLAGS: [(&str, &str, Option<&str>); 13] = [
     ("--max-connections-per-ip", "BAATCHIT_MAX_CONNECTIONS_PER_IP", Some("256")),
     ("--trust-proxy", "BAATCHIT_TRUST_PROXY", None),
     ("--connect-timeout", "BAATCHIT_CONNECT_TIMEOUT", Some("10")),
+    ("--user-rate-limit", "BAATCHIT_USER_RATE_LIMIT", Some("30")),
+    ("--join-rate-limit", "BAATCHIT_JOIN_RATE_LIMIT", Some("30")),
+    ("--max-rooms-per-connection", "BAATCHIT_MAX_ROOMS_PER_CONNECTION", Some("50")),
+    ("--typing-interval-ms", "BAATCHIT_TYPING_INTERVAL_MS", Some("1000")),
     ("--redis", "BAATCHIT_REDIS", None),
     ("--redis-prefix", "BAATCHIT_REDIS_PREFIX", Some("baatchit")),
     ("--node-name", "BAATCHIT_NODE_NAME", None),
@@ -76,6 +80,24 @@ fn an_allowed_origin_that_is_not_an_origin_is_refused_at_startup() {
         .expect("the binary runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not an origin like"));
+}
+
+#[test]
+fn every_limit_says_how_to_turn_it_off() {
+    let output = baat_chit().arg("--help").output().expect("the binary runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    let limits = [
+        "--rate-limit",
+        "--user-rate-limit",
+        "--join-rate-limit",
+        "--max-rooms-per-connection",
+        "--typing-interval-ms",
+    ];
+    for limit in limits {
+        let (_, after) = help.split_once(limit).unwrap_or_default();
+        let explained = after.split("\n      --").next().unwrap_or_default();
+        assert!(explained.contains("0 = "), "{limit} does not say what 0 does:\n{explained}");
+    }
 }
 
 #[test]

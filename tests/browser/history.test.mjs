@@ -29,7 +29,7 @@ function awayControls() {
 describe("history", () => {
   let server;
   let browser;
-  withServerAndBrowser({ args: ["--rate-limit", "1000"] }, (s, b) => {
+  withServerAndBrowser({ args: ["--rate-limit", "1000", "--user-rate-limit", "0"] }, (s, b) => {
     [server, browser] = [s, b];
   });
 

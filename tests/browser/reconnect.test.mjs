@@ -9,7 +9,7 @@ describe("reconnect", () => {
   let server;
   let browser;
   before(async () => {
-    server = await startServer({ args: ["--rate-limit", "1000"] });
+    server = await startServer({ args: ["--rate-limit", "1000", "--user-rate-limit", "0"] });
     browser = await launchBrowser();
   });
   after(async () => {
@@ -31,7 +31,7 @@ describe("reconnect", () => {
     await banner.waitFor();
     // Keep the page away until the gap exists, whatever its reconnect timer says.
     await asha.context.setOffline(true);
-    server = await startServer({ dir: server.dir, listen: `127.0.0.1:${server.port}`, args: ["--rate-limit", "1000"] });
+    server = await startServer({ dir: server.dir, listen: `127.0.0.1:${server.port}`, args: ["--rate-limit", "1000", "--user-rate-limit", "0"] });
     const back = await joinBot(server.url, "Nia", { token: nia.session.token });
     assert.equal(back.user.id, nia.user.id, "the token survives the restart");
     // More than one page of history (50), so only a re-join with `since` can fill it.

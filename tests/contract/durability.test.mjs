@@ -13,7 +13,7 @@ after(async () => {
 });
 
 async function start(options) {
-  const server = await launch({ ...options, args: ["--rate-limit", "10000"] });
+  const server = await launch({ ...options, args: ["--rate-limit", "10000", "--user-rate-limit", "0"] });
   servers.push(server);
   return server;
 }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { assertMessage, connect, range, sendMany, seqs, uniqueRoom, useServer } from "./helpers.mjs";
 
-const server = useServer({ args: ["--rate-limit", "10000"] });
+const server = useServer({ args: ["--rate-limit", "10000", "--user-rate-limit", "0"] });
 
 /** Creates a room holding `count` messages; resolves with the room and the acked messages. */
 async function roomWith(count) {

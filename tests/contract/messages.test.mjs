@@ -121,7 +121,7 @@ describe("fan-out and shape", () => {
 });
 
 describe("ordering", () => {
-  const server = useServer({ args: ["--rate-limit", "1000"] });
+  const server = useServer({ args: ["--rate-limit", "1000", "--user-rate-limit", "0"] });
 
   test("concurrent senders: everyone sees seq without gaps and each sender's order kept", async () => {
     const senders = 4;

@@ -10,9 +10,9 @@ export const isNameError = (e: AckError): boolean => e.code === "name_taken" || 
 export function explainJoinError(e: AckError, room: string): string {
   switch (e.code) {
     case "name_taken":
-      return `Someone in #${room} already goes by that name. Please choose another.`;
+      return `Someone in #${room} already goes by that name, or one that looks just like it. Please choose another.`;
     case "invalid_name":
-      return `Names are 1 to ${LIMITS.nameMax} characters, without control characters.`;
+      return `Names are 1 to ${LIMITS.nameMax} characters, without control or invisible characters.`;
     case "invalid_room":
       return `Room names are 1 to ${LIMITS.roomMax} characters, without control characters.`;
     case "timeout":

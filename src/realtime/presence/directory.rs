@@ -59,7 +59,8 @@ pub type ChangeSink = mpsc::UnboundedSender<Change>;
 /// Presence shared by every process of a deployment.
 pub trait Directory: Send + Sync + 'static {
     /// Adds `user` to `room` for this process, unless another user has the
-    /// name there (compared case-insensitively).
+    /// name there, or one that looks the same (see
+    /// [`DisplayName::lookalike_keys`]).
     fn claim(&self, room: &RoomName, user: UserId, name: &DisplayName) -> Reply<Claim>;
     /// This process no longer holds `user` in `room`; it leaves the room
     /// when no process does. Answers once done; failures are also logged,
@@ -101,7 +102,8 @@ struct LocalState {
 #[derive(Default)]
 struct LocalRoom {
     members: HashMap<UserId, DisplayName>,
-    /// Case-folded names, so a claim checks uniqueness in O(1).
+    /// The look-alike keys of every member's name, so a claim checks
+    /// uniqueness in O(1).
     names: HashSet<String>,
 }
 
@@ -138,9 +140,11 @@ impl Directory for LocalDirectory {
             let name = existing.clone();
             return ready(Ok(Claim { name, view: state.view(room) }));
         }
-        if !entry.names.insert(name.folded()) {
+        let keys = name.lookalike_keys();
+        if keys.iter().any(|key| entry.names.contains(key)) {
             return ready(Err(DirectoryError::NameTaken));
         }
+        entry.names.extend(keys);
         entry.members.insert(user, name.clone());
         let count = entry.members.len();
         *state.users.entry(user).or_default() += 1;
@@ -161,7 +165,9 @@ impl Directory for LocalDirectory {
         let Some(name) = entry.members.remove(&user) else {
             return ready(Ok(()));
         };
-        entry.names.remove(&name.folded());
+        for key in name.lookalike_keys() {
+            entry.names.remove(&key);
+        }
         let count = entry.members.len();
         if count == 0 {
             state.rooms.remove(room);

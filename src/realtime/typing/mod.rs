@@ -1,56 +1,26 @@
 //! `typing`: who is typing where. "Typing" ends by itself after the
 //! configured expiry unless renewed, so a closed laptop never types forever.
+//! Floods are dropped cheaply: a renewal reaches the others at most once
+//! per interval, and a connection starts typing a few times in a row, then
+//! once per interval (so toggling on and off in a loop is not a broadcast
+//! each time).
+
+mod spells;
+
+pub use spells::Typing;
 
 use super::fanout::{self, Skip};
 use super::payload::{self, TypingRequest};
 use super::refusal::{Done, reply};
 use super::{Conn, Hub, Refusal, events};
-use crate::domain::{RoomName, User, UserId};
+use crate::domain::{RoomName, User};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::{ParserError, SocketIo};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Active typists, each with the generation of its latest renewal so an
-/// expiry timer can tell whether it is stale.
-#[derive(Default)]
-pub struct Typing {
-    active: Mutex<HashMap<(RoomName, UserId), u64>>,
-    /// Generations are never reused, so a timer from an earlier spell of
-    /// typing cannot end a later one.
-    next: AtomicU64,
-}
-
-impl Typing {
-    fn start(&self, room: &RoomName, user: UserId) -> u64 {
-        let generation = self.next.fetch_add(1, Relaxed);
-        self.lock().insert((room.clone(), user), generation);
-        generation
-    }
-
-    /// Ends typing; true if the user was typing.
-    fn stop(&self, room: &RoomName, user: UserId) -> bool {
-        self.lock().remove(&(room.clone(), user)).is_some()
-    }
-
-    /// Ends typing only if `generation` is still the latest renewal.
-    fn expire(&self, room: &RoomName, user: UserId, generation: u64) -> bool {
-        let mut active = self.lock();
-        let key = (room.clone(), user);
-        let current = active.get(&key) == Some(&generation);
-        if current {
-            active.remove(&key);
-        }
-        current
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<(RoomName, UserId), u64>> {
-        self.active.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
+use spells::{Expiry, Typed};
+use std::sync::Arc;
+use tokio::time::Instant;
 
 pub async fn on_typing<A: Adapter>(
     s: SocketRef<A>,
@@ -73,13 +43,21 @@ fn typing<A: Adapter>(
     let request: TypingRequest = payload::parse(raw, "{ room, typing }")?;
     let room = RoomName::parse(&request.room)?;
     let conn = s.extensions.get::<Arc<Conn>>().filter(|c| c.is_in(&room));
-    let user = conn.and_then(|c| hub.presence.member(&room, c.user)).ok_or(Refusal::NotInRoom)?;
-    if request.typing {
-        let generation = hub.typing.start(&room, user.id);
-        announce(hub, io, &room, &user, true);
-        schedule_expiry(io.clone(), hub.clone(), room, user, generation);
-    } else {
+    let conn = conn.ok_or(Refusal::NotInRoom)?;
+    let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
+    if !request.typing {
         stop(hub, io, &room, &user);
+        return Ok(Done {});
+    }
+    let now = Instant::now();
+    let may_start = || conn.may_start_typing(&room, now.into_std());
+    match hub.typing.typed(&room, user.id, now, may_start) {
+        Typed::Started { generation, until } => {
+            announce(hub, io, &room, &user, true);
+            watch_expiry(io.clone(), hub.clone(), room, user, generation, until);
+        }
+        Typed::Retold => announce(hub, io, &room, &user, true),
+        Typed::Extended | Typed::Dropped => {}
     }
     Ok(Done {})
 }
@@ -91,17 +69,24 @@ pub fn stop<A: Adapter>(hub: &Hub<A>, io: &SocketIo<A>, room: &RoomName, user: &
     }
 }
 
-fn schedule_expiry<A: Adapter>(
+/// One timer per spell of typing, however often it is renewed: it sleeps
+/// until the spell's end, and again if a renewal moved it.
+fn watch_expiry<A: Adapter>(
     io: SocketIo<A>,
     hub: Hub<A>,
     room: RoomName,
     user: User,
     generation: u64,
+    mut until: Instant,
 ) {
     tokio::spawn(async move {
-        tokio::time::sleep(hub.config.typing_expiry()).await;
-        if hub.typing.expire(&room, user.id, generation) {
-            announce(&hub, &io, &room, &user, false);
+        loop {
+            tokio::time::sleep_until(until).await;
+            match hub.typing.expire(&room, user.id, generation, Instant::now()) {
+                Expiry::Ended => break announce(&hub, &io, &room, &user, false),
+                Expiry::Later(later) => until = later,
+                Expiry::Gone => break,
+            }
         }
     });
 }
