@@ -9,7 +9,6 @@ use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
 use super::rows::{self, MessageRow};
 use super::{Appended, Page, Slice, Store, StoreError};
 use crate::domain::{Message, MessageDraft, RoomName, Seq};
-use rand::RngCore;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -82,28 +81,11 @@ impl Store for PgStore {
     }
 
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
-        let rows: Vec<MessageRow> = sqlx::query_as(rows::read_sql(slice))
-            .bind(room.as_str())
-            .bind(rows::bound(slice))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        rows::page(rows, slice, limit)
+        rows::read(&self.pool, room, slice, limit).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
-        let mut fresh = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut fresh);
-        // Insert-or-keep, then read back: the first process to start wins,
-        // and every process signs with its key.
-        sqlx::query("INSERT INTO server_secret (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING")
-            .bind(&fresh[..])
-            .execute(&self.pool)
-            .await?;
-        let stored: Vec<u8> = sqlx::query_scalar("SELECT secret FROM server_secret WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        stored.try_into().map_err(|_| StoreError::Corrupt("server secret is not 32 bytes".into()))
+        rows::secret(&self.pool).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -51,10 +51,35 @@ macro_rules! select {
     };
 }
 
+/// Reads `limit` messages of `room`'s `slice`, oldest first, on either
+/// backend.
+pub(super) async fn read<'c, DB, E>(
+    executor: E,
+    room: &RoomName,
+    slice: Slice,
+    limit: u32,
+) -> Result<Page, StoreError>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'c, Database = DB>,
+    MessageRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let rows: Vec<MessageRow> = sqlx::query_as(read_sql(slice))
+        .bind(room.as_str())
+        .bind(bound(slice))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(executor)
+        .await?;
+    page(rows, slice, limit)
+}
+
 /// The query reading `slice`: `$1` is the room, `$2` the seq it is bounded
 /// by ([`bound`]), `$3` the number of rows (one more than the page, to know
 /// whether more lie beyond).
-pub(super) fn read_sql(slice: Slice) -> &'static str {
+fn read_sql(slice: Slice) -> &'static str {
     match slice {
         Slice::Latest => concat!(select!(), " ORDER BY seq DESC LIMIT $3"),
         Slice::Before(_) => concat!(select!(), " AND seq < $2 ORDER BY seq DESC LIMIT $3"),
@@ -63,7 +88,7 @@ pub(super) fn read_sql(slice: Slice) -> &'static str {
 }
 
 /// The seq `$2` of [`read_sql`] stands for.
-pub(super) fn bound(slice: Slice) -> Seq {
+fn bound(slice: Slice) -> Seq {
     match slice {
         Slice::Latest => 0,
         Slice::Before(seq) | Slice::After(seq) => seq,
@@ -71,7 +96,7 @@ pub(super) fn bound(slice: Slice) -> Seq {
 }
 
 /// The page that rows read with [`read_sql`] make, oldest first.
-pub(super) fn page(rows: Vec<MessageRow>, slice: Slice, limit: u32) -> Result<Page, StoreError> {
+fn page(rows: Vec<MessageRow>, slice: Slice, limit: u32) -> Result<Page, StoreError> {
     let has_more = rows.len() > limit as usize;
     let mut messages = rows
         .into_iter()
@@ -82,4 +107,26 @@ pub(super) fn page(rows: Vec<MessageRow>, slice: Slice, limit: u32) -> Result<Pa
         messages.reverse();
     }
     Ok(Page { messages, has_more })
+}
+
+/// The secret session tokens are signed with, created on first use: insert
+/// or keep, then read back, so the first process to start wins and every
+/// process signs with its key.
+pub(super) async fn secret<DB>(pool: &sqlx::Pool<DB>) -> Result<[u8; 32], StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB> + sqlx::Decode<'q, DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    (Vec<u8>,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let mut fresh = vec![0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
+    sqlx::query("INSERT INTO server_secret (id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING")
+        .bind(fresh)
+        .execute(pool)
+        .await?;
+    let (stored,): (Vec<u8>,) =
+        sqlx::query_as("SELECT secret FROM server_secret WHERE id = 1").fetch_one(pool).await?;
+    stored.try_into().map_err(|_| StoreError::Corrupt("server secret is not 32 bytes".into()))
 }
