@@ -8,7 +8,7 @@ import {
   about, assertIncreasing, brief, connect, describeClient, eventually, everywhere, polling, useCluster,
 } from "./helpers.mjs";
 
-const server = useCluster({ processes: 3, nginx: true, args: ["--rate-limit", "10000"] });
+const server = useCluster({ processes: 3, nginx: true, args: ["--rate-limit", "0", "--user-rate-limit", "0"] });
 
 /** The users a client knows in `room`: its join ack's, then each presence event applied in order. */
 function usersSeenBy(client, ack) {

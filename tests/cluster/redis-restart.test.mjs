@@ -42,7 +42,7 @@ const sentAt = (message) => Number(/ at (\d+)$/.exec(message.text)?.[1] ?? 0);
 
 test("Redis restarted mid-conversation: the cluster heals within 5 s and after catch-up nothing acked is missing", { timeout: 120_000 }, async () => {
   redis = await startPrivateRedis();
-  cluster = await startCluster({ processes: 3, nginx: true, redisUrl: redis.url, args: ["--rate-limit", "10000"] });
+  cluster = await startCluster({ processes: 3, nginx: true, redisUrl: redis.url, args: ["--rate-limit", "0", "--user-rate-limit", "0"] });
   const room = uniqueRoom("redis");
   const nodes = cluster.nodes.map((node) => node.name);
 

@@ -13,7 +13,7 @@ function assertRateLimited(ack, max) {
 }
 
 describe("with the default limit of 30 messages a second per user", () => {
-  const server = useServer();
+  const server = useServer({ oneProcess: true });
 
   test("a flood from one user over 5 connections is limited, another user is not, and nothing refused is stored", async () => {
     const room = uniqueRoom();
@@ -57,7 +57,7 @@ describe("with the default limit of 30 messages a second per user", () => {
 });
 
 describe("with the per-user limit turned off", () => {
-  const server = useServer({ args: ["--user-rate-limit", "0"] });
+  const server = useServer({ oneProcess: true, args: ["--user-rate-limit", "0"] });
 
   test("one user's connections are limited only one by one", async () => {
     const room = uniqueRoom();
@@ -70,7 +70,7 @@ describe("with the per-user limit turned off", () => {
 });
 
 describe("with 3 joins a minute per connection", () => {
-  const server = useServer({ args: ["--join-rate-limit", "3"] });
+  const server = useServer({ oneProcess: true, args: ["--join-rate-limit", "3"] });
 
   test("a fourth join within the minute is rate_limited with retryAfterMs and joins nothing", async () => {
     const [a, b, c] = [uniqueRoom(), uniqueRoom(), uniqueRoom()];
@@ -97,7 +97,7 @@ describe("with 3 joins a minute per connection", () => {
 });
 
 describe("with at most 2 rooms per connection", () => {
-  const server = useServer({ args: ["--max-rooms-per-connection", "2"] });
+  const server = useServer({ oneProcess: true, args: ["--max-rooms-per-connection", "2"] });
 
   test("a third room is refused with rate_limited saying to leave one, and leaving makes room", async () => {
     const [a, b, c] = [uniqueRoom(), uniqueRoom(), uniqueRoom()];
@@ -121,7 +121,7 @@ describe("with at most 2 rooms per connection", () => {
 });
 
 describe("typing floods with the default one-second interval", () => {
-  const server = useServer();
+  const server = useServer({ oneProcess: true });
 
   /** A typist and a listener in a fresh room. */
   async function pair() {
@@ -157,7 +157,7 @@ describe("typing floods with the default one-second interval", () => {
 });
 
 describe("with the typing interval turned off", () => {
-  const server = useServer({ args: ["--typing-interval-ms", "0"] });
+  const server = useServer({ oneProcess: true, args: ["--typing-interval-ms", "0"] });
 
   test("every typing renewal reaches the others", async () => {
     const room = uniqueRoom();

@@ -37,7 +37,7 @@ async function admittedAgain(server) {
 }
 
 describe("with at most 3 connections per address", () => {
-  const server = useServer({ args: ["--max-connections-per-ip", "3"] });
+  const server = useServer({ oneProcess: true, args: ["--max-connections-per-ip", "3"] });
 
   test("the fourth connection from one address is refused while the three and other addresses work", async () => {
     const room = uniqueRoom();
@@ -108,7 +108,7 @@ describe("with at most 3 connections per address", () => {
 });
 
 describe("without --trust-proxy", () => {
-  const server = useServer({ args: ["--max-connections-per-ip", "1"] });
+  const server = useServer({ oneProcess: true, args: ["--max-connections-per-ip", "1"] });
 
   test("X-Forwarded-For is ignored: the TCP peer address is what counts", async () => {
     const first = await pollingHandshake(server, { headers: { "x-forwarded-for": "203.0.113.1" } });
@@ -122,7 +122,7 @@ describe("without --trust-proxy", () => {
 });
 
 describe("with --trust-proxy", () => {
-  const server = useServer({ args: ["--trust-proxy", "--max-connections-per-ip", "1"] });
+  const server = useServer({ oneProcess: true, args: ["--trust-proxy", "--max-connections-per-ip", "1"] });
   const from = (forwarded) => pollingHandshake(server, { headers: { "x-forwarded-for": forwarded } });
 
   test("the last X-Forwarded-For address, the one the proxy added, is what counts", async () => {
@@ -142,7 +142,7 @@ describe("with --trust-proxy", () => {
 });
 
 describe("with a 1 s connect timeout and one connection per address", () => {
-  const server = useServer({ args: ["--connect-timeout", "1", "--max-connections-per-ip", "1"] });
+  const server = useServer({ oneProcess: true, args: ["--connect-timeout", "1", "--max-connections-per-ip", "1"] });
 
   test("a websocket that never joins the namespace is closed after the timeout, and its place is given back", async () => {
     const idle = await webSocketHandshake(server);
@@ -183,7 +183,7 @@ describe("with a 1 s connect timeout and one connection per address", () => {
 });
 
 describe("with the default limits", () => {
-  const server = useServer();
+  const server = useServer({ oneProcess: true });
 
   /** Asserts a fresh client can still connect and chat. */
   async function assertServing() {

@@ -48,12 +48,14 @@ export const settle = () => sleep(150);
  * Starts the server (a cluster with BAATCHIT_CLUSTER=1), failing fast if it
  * never prints its address. `args` are extra flags; `sameStorageAs` starts
  * on the storage of a server that was stopped, to test restarts; `env` adds
- * environment variables; `database`
+ * environment variables; `oneProcess` keeps a cluster's clients on its
+ * first process, for what each process does on its own (limits per
+ * process, the HTTP edge); `database`
  * is a database URL for a single process (ignored for a cluster).
  */
-export async function launch({ args = [], env = {}, sameStorageAs, database } = {}) {
+export async function launch({ args = [], env = {}, sameStorageAs, database, oneProcess = false } = {}) {
   const starting = CLUSTER
-    ? launchCluster({ args, env, storage: sameStorageAs?.cluster.storage })
+    ? launchCluster({ args, env, oneProcess, storage: sameStorageAs?.cluster.storage })
     : startServer({ args, env, dir: sameStorageAs?.dir, database });
   let timer;
   const timeout = new Promise((_, reject) => {
@@ -72,18 +74,22 @@ export async function launch({ args = [], env = {}, sameStorageAs, database } = 
  * the processes. `stop` and `kill` act on every process; `cleanup` also
  * drops the cluster's database and Redis keys.
  */
-async function launchCluster({ args, env, storage }) {
+async function launchCluster({ args, env, oneProcess, storage }) {
   const cluster = await startCluster({ processes: 3, nginx: false, args, env, storage });
+  const urls = () => (oneProcess ? cluster.urls.slice(0, 1) : cluster.urls);
   let next = 0;
   return {
     cluster,
     get url() {
-      const url = cluster.urls[next % cluster.urls.length];
+      const url = urls()[next % urls().length];
       next += 1;
       return url;
     },
     get urls() {
-      return cluster.urls;
+      return urls();
+    },
+    get port() {
+      return oneProcess ? Number(new URL(cluster.urls[0]).port) : undefined;
     },
     stop: () => cluster.stopProcesses(),
     kill: () => cluster.killAll(),

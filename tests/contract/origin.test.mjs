@@ -48,7 +48,7 @@ async function chatFrom(server, origin) {
 }
 
 describe("with one extra --allowed-origin", () => {
-  const server = useServer({ args: ["--allowed-origin", FRIEND] });
+  const server = useServer({ oneProcess: true, args: ["--allowed-origin", FRIEND] });
 
   test("a polling handshake from another site, null, a look-alike host, another port or scheme gets 403 and no session", async () => {
     for (const [what, origin] of Object.entries(foreignOrigins(server.port))) {
@@ -114,7 +114,7 @@ describe("with one extra --allowed-origin", () => {
 });
 
 describe("with BAATCHIT_ALLOWED_ORIGINS", () => {
-  const server = useServer({ env: { BAATCHIT_ALLOWED_ORIGINS: "https://a.example,https://b.example:8443" } });
+  const server = useServer({ oneProcess: true, env: { BAATCHIT_ALLOWED_ORIGINS: "https://a.example,https://b.example:8443" } });
 
   test("each comma-separated origin is allowed and nothing else is", async () => {
     for (const origin of ["https://a.example", "https://b.example:8443"]) {
@@ -129,7 +129,7 @@ describe("with BAATCHIT_ALLOWED_ORIGINS", () => {
 });
 
 describe("with --allowed-origin '*'", () => {
-  const server = useServer({ args: ["--allowed-origin", "*"] });
+  const server = useServer({ oneProcess: true, args: ["--allowed-origin", "*"] });
 
   test("any page may connect, null included", async () => {
     for (const origin of [EVIL, "null"]) {
