@@ -2,7 +2,7 @@
 
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::http::{HttpState, router};
+use crate::http::{HttpState, bounded, router};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::realtime::peers::Alone;
@@ -10,6 +10,7 @@ use crate::realtime::presence::LocalDirectory;
 use crate::realtime::{self, Backing};
 use crate::store::{self, Store};
 use anyhow::Context;
+use axum::middleware::from_fn_with_state;
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use std::future::Future;
@@ -98,8 +99,9 @@ impl App {
             cluster.start(built.from_peers, changes_tx);
         }
         let (io, writer) = (built.io, built.writer);
-        let router =
-            router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
+        let router = router(HttpState { store, metrics, presence: built.presence })
+            .layer(built.layer)
+            .layer(from_fn_with_state(config.max_payload, bounded::refuse_oversized));
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

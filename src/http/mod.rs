@@ -2,6 +2,7 @@
 //! response carrying the security headers.
 
 mod assets;
+pub mod bounded;
 mod ops;
 
 use crate::metrics::Metrics;
