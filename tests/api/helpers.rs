@@ -37,6 +37,14 @@ pub async fn spawn_app() -> TestApp {
     serve(app, dir)
 }
 
+/// Spawns an app with some settings changed.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
+    let (mut config, dir) = test_config();
+    change(&mut config);
+    let app = App::build(config).await.expect("the app builds");
+    serve(app, dir)
+}
+
 /// Spawns an app on a given store, e.g. one that fails on purpose.
 pub async fn spawn_app_with_store(store: Arc<dyn Store>) -> TestApp {
     let (config, dir) = test_config();

@@ -3,6 +3,10 @@
 mod cli;
 mod health;
 mod helpers;
+mod junk;
+mod no_panics;
+mod panics;
 mod protocol;
+mod sio;
 mod store;
 mod web;
