@@ -7,6 +7,7 @@ mod junk;
 mod no_panics;
 mod panics;
 mod protocol;
+mod shutdown;
 mod sio;
 mod store;
 mod web;

@@ -122,8 +122,20 @@ impl RawSocket {
 
     /// True if the server closes the connection within [`ANSWER_WITHIN`].
     pub async fn closes(&mut self) -> bool {
-        let drained = async { while self.next_packet().await.is_some() {} };
-        timeout(ANSWER_WITHIN, drained).await.is_ok()
+        self.packets_until_closed().await.is_some()
+    }
+
+    /// The packets that arrive until the server closes the connection;
+    /// `None` if it is still open after [`ANSWER_WITHIN`].
+    pub async fn packets_until_closed(&mut self) -> Option<Vec<String>> {
+        let mut packets = Vec::new();
+        let drained = async {
+            while let Some(packet) = self.next_packet().await {
+                packets.push(packet);
+            }
+        };
+        timeout(ANSWER_WITHIN, drained).await.ok()?;
+        Some(packets)
     }
 
     /// The next text packet, answering pings on the way; `None` once closed.
