@@ -33,6 +33,12 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(9);
 /// How long acks may take to reach the wire before transports close.
 const ACK_FLUSH: Duration = Duration::from_millis(200);
 
+/// Most bytes one long-polling response carries. Without it a response
+/// carries at most `--max-payload` (a bound meant for what clients send),
+/// so a polling client in a busy room gets a few messages per round trip,
+/// falls behind and is closed as too slow while websocket clients keep up.
+const POLL_RESPONSE_LIMIT: u64 = 1024 * 1024;
+
 /// Each connection's kernel send buffer (Linux doubles it for bookkeeping).
 const TCP_SEND_BUFFER: usize = 128 * 1024;
 
@@ -60,6 +66,7 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let builder = SocketIo::builder()
             .max_payload(config.max_payload)
+            .max_polling_response(POLL_RESPONSE_LIMIT.max(config.max_payload))
             .ws_max_message_size(config.max_payload as usize)
             .ws_max_frame_size(config.max_payload as usize)
             .max_buffer_size(MAX_QUEUED_PACKETS)

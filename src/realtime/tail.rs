@@ -17,9 +17,10 @@ pub struct Attached {
 }
 
 impl Attached {
-    /// Whether `recent` holds every message after `since`.
+    /// Whether `recent` holds every message after `since`. `since` comes
+    /// from a client and may be as large as `Seq::MAX`.
     pub fn covers(&self, since: Seq) -> bool {
-        self.recent.first().map_or(self.ceiling <= since, |m| m.seq <= since + 1)
+        self.recent.first().map_or(self.ceiling <= since, |m| m.seq <= since.saturating_add(1))
     }
 
     /// Whether messages older than `recent` exist (seqs start at 1, no gaps).
@@ -87,6 +88,13 @@ mod tests {
         assert_eq!(attached.recent.first().map(|m| m.seq), Some(11));
         assert!(attached.has_older());
         assert!(attached.covers(10) && !attached.covers(9));
+    }
+
+    #[test]
+    fn the_largest_since_a_client_can_send_is_covered_without_overflow() {
+        let mut tail = Tail::load(vec![]);
+        tail.push(&message(1));
+        assert!(tail.attached().covers(Seq::MAX));
     }
 
     #[test]

@@ -12,11 +12,16 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _stop: oneshot::Sender<()>,
+    stop: oneshot::Sender<()>,
     _dir: TempDir,
 }
 
 impl TestApp {
+    /// Tells the server to stop, as SIGTERM does (dropping the handle too).
+    pub fn shut_down(self) {
+        let _ = self.stop.send(());
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("the server answers")
     }
@@ -55,5 +60,5 @@ fn serve(app: App, dir: TempDir) -> TestApp {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    TestApp { address, client: reqwest::Client::new(), _stop: stop, _dir: dir }
+    TestApp { address, client: reqwest::Client::new(), stop, _dir: dir }
 }

@@ -3,7 +3,12 @@
 mod cli;
 mod health;
 mod helpers;
+mod junk;
+mod no_panics;
+mod panics;
 mod protocol;
+mod shutdown;
+mod sio;
 mod sticky;
 mod store;
 mod web;

@@ -64,6 +64,11 @@ pub struct EngineIoConfig {
     /// Defaults to 100KB.
     pub max_payload: u64,
 
+    /// The most bytes one long-polling response carries; packets queued beyond it wait for the
+    /// next poll. A small bound throttles a polling client to that many bytes per round trip,
+    /// whatever it could take. Defaults to `max_payload`.
+    pub max_polling_response: Option<u64>,
+
     /// The size of the read buffer for the websocket transport.
     /// You can tweak this value depending on your use case. By default it is set to 4KiB.
     ///
@@ -98,6 +103,7 @@ impl Default for EngineIoConfig {
             upgrade_timeout: Duration::from_millis(10000),
             max_buffer_size: 128,
             max_payload: 1e5 as u64, // 100kb
+            max_polling_response: None,
             ws_read_buffer_size: 4096,
             ws_max_message_size: 64 << 20,
             ws_max_frame_size: 16 << 20,
@@ -207,6 +213,13 @@ impl EngineIoConfigBuilder {
     /// Defaults to 100kb.
     pub fn max_payload(mut self, max_payload: u64) -> Self {
         self.config.max_payload = max_payload;
+        self
+    }
+
+    /// The most bytes one long-polling response carries (packets beyond it wait for the next
+    /// poll). Defaults to `max_payload`.
+    pub fn max_polling_response(mut self, max_polling_response: u64) -> Self {
+        self.config.max_polling_response = Some(max_polling_response);
         self
     }
 

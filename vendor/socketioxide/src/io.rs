@@ -214,6 +214,16 @@ impl<A: Adapter> SocketIoBuilder<A> {
         self
     }
 
+    /// The most bytes one long-polling response carries; packets beyond it wait for the next
+    /// poll. Defaults to `max_payload`.
+    #[inline]
+    pub fn max_polling_response(mut self, max_polling_response: u64) -> Self {
+        self.engine_config_builder = self
+            .engine_config_builder
+            .max_polling_response(max_polling_response);
+        self
+    }
+
     /// The size of the read buffer for the websocket transport.
     /// You can tweak this value depending on your use case. Defaults to 4KiB.
     ///

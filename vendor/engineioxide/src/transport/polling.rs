@@ -115,7 +115,10 @@ where
     #[cfg(feature = "tracing")]
     tracing::debug!(%sid, %protocol, supports_binary = socket.supports_binary, "polling request");
 
-    let max_payload = engine.config.max_payload;
+    let max_payload = engine
+        .config
+        .max_polling_response
+        .unwrap_or(engine.config.max_payload);
     let payload = {
         let InternalRx {
             buffered_rx,

@@ -1,0 +1,60 @@
+//! A clean shutdown (SIGTERM) commits and acks what is in flight before it
+//! closes the transports. A slow database makes "in flight" last longer
+//! than the moment the server gives acks to reach the wire.
+
+use crate::helpers::spawn_app_with_store;
+use crate::sio::{RawSocket, Reply};
+use baat_chit::domain::{MessageDraft, RoomName};
+use baat_chit::store::{self, Appended, Page, Slice, Store, StoreError};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longer than the server's wait for acks to reach the wire (200 ms).
+const SLOW_COMMIT: Duration = Duration::from_millis(800);
+
+#[tokio::test]
+async fn a_message_in_flight_at_shutdown_is_committed_and_acked_before_the_transport_closes() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("slow.db").display());
+    let sqlite = store::open(&url).await.expect("the store opens");
+    let app = spawn_app_with_store(Arc::new(SlowCommits(Arc::clone(&sqlite)))).await;
+    let mut socket = RawSocket::connect(&app.address).await;
+    let joined = socket.emit("join", &[json!({ "room": "r", "name": "last words" })]).await;
+    assert!(matches!(&joined, Reply::Ack(ack) if ack["ok"] == true), "join: {joined:?}");
+
+    let id = socket.next_ack_id();
+    socket
+        .send(&format!("42{id}{}", json!(["message", { "room": "r", "text": "in flight" }])))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await; // read, queued, committing
+    app.shut_down();
+
+    let reply = socket.ack(id).await;
+    assert!(matches!(&reply, Reply::Ack(ack) if ack["ok"] == true), "in flight: {reply:?}");
+    let rest = socket.packets_until_closed().await.expect("the transport closes");
+    assert!(!rest.iter().any(|p| p.starts_with("41")), "told to stay away: {rest:?}");
+    let room = RoomName::parse("r").expect("a room");
+    let stored = sqlite.read(&room, Slice::Latest, 10).await.expect("the store reads");
+    assert_eq!(stored.messages.len(), 1, "the acked message is stored");
+}
+
+/// A store whose commits take [`SLOW_COMMIT`].
+struct SlowCommits(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Store for SlowCommits {
+    async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
+        tokio::time::sleep(SLOW_COMMIT).await;
+        self.0.append(drafts).await
+    }
+    async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
+        self.0.read(room, slice, limit).await
+    }
+    async fn secret(&self) -> Result<[u8; 32], StoreError> {
+        self.0.secret().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.0.ping().await
+    }
+}
