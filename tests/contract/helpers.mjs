@@ -91,6 +91,11 @@ async function launchCluster({ args, env, oneProcess, storage }) {
     get port() {
       return oneProcess ? Number(new URL(cluster.urls[0]).port) : undefined;
     },
+    /** The pinned process's child process (its pid, for /proc) and its log. */
+    get process() {
+      return oneProcess ? cluster.nodes[0].server.process : undefined;
+    },
+    logs: () => (oneProcess ? cluster.nodes[0].server.logs() : cluster.logs()),
     stop: () => cluster.stopProcesses(),
     kill: () => cluster.killAll(),
     cleanup: () => cluster.stopAll(),

@@ -13,7 +13,8 @@ const MESSAGES = 2000;
 const TEXT_BYTES = 2000; // about 2 KB per message on the wire
 const SEND_BATCH = 100;
 
-const server = useServer({ args: ["--rate-limit", "0", "--user-rate-limit", "0"] });
+// The server process itself is watched (its RSS and sockets): on a cluster, its first process.
+const server = useServer({ oneProcess: true, args: ["--rate-limit", "0", "--user-rate-limit", "0"] });
 
 test("a reader that stops reading is closed at the transport, and comes back by itself missing nothing", async () => {
   const room = uniqueRoom("slow");
