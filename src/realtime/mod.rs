@@ -7,7 +7,9 @@ mod fanout;
 mod history;
 mod join;
 mod message;
-mod payload;
+/// Client payloads before parsing: public only for the fuzz target (`fuzz/`).
+#[doc(hidden)]
+pub mod payload;
 pub mod peers;
 pub mod presence;
 mod refusal;
