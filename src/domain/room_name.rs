@@ -14,8 +14,10 @@ impl RoomName {
     pub const MAX_CHARS: usize = 48;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        trimmed_line(raw, Self::MAX_CHARS)
-            .map(|name| Self(name.to_lowercase()))
+        // Lower-cased before the length check, so the limit holds for the
+        // form every reply carries: "İ" lower-cases to two characters.
+        trimmed_line(&raw.to_lowercase(), Self::MAX_CHARS)
+            .map(|name| Self(name.to_owned()))
             .ok_or(DomainError::InvalidRoom)
     }
 
@@ -33,6 +35,13 @@ impl fmt::Display for RoomName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_length_limit_holds_for_the_lower_case_form() {
+        assert_eq!(RoomName::parse(&"İ".repeat(48)), Err(DomainError::InvalidRoom));
+        let room = RoomName::parse(&"İ".repeat(24)).map(|r| r.0.chars().count());
+        assert_eq!(room, Ok(48));
+    }
 
     #[test]
     fn a_room_name_is_trimmed_and_lower_cased() {

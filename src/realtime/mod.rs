@@ -8,7 +8,9 @@ mod history;
 mod join;
 pub mod limits;
 mod message;
-mod payload;
+/// Client payloads before parsing: public only for the fuzz target (`fuzz/`).
+#[doc(hidden)]
+pub mod payload;
 pub mod peers;
 pub mod presence;
 mod refusal;
