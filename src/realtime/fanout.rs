@@ -5,8 +5,8 @@
 //! reconnects by itself, rejoins with `since` and catches up. Other
 //! processes deliver to their own connections the same way.
 
-use super::Conn;
-use crate::domain::{RoomName, UserId};
+use super::{Conn, events};
+use crate::domain::{Entry, RoomName, UserId};
 use crate::metrics::SLOW_CONSUMERS_CLOSED;
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
@@ -56,6 +56,43 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .into_iter()
         .filter(|socket| !skip.skips(socket))
         .filter(|socket| send(socket, event, &encoded))
+        .count()
+}
+
+/// Delivers an entry of the room's log to the room's connections on this
+/// process, except those `skip` names, each in the form its contract
+/// version knows: version 1 connections get a new message's version 1
+/// shape and no changes; version 2 connections get `message` and `change`.
+/// Each form is encoded once. Returns how many connections it reached.
+pub fn deliver_entry<A: Adapter>(
+    io: &SocketIo<A>,
+    room: &RoomName,
+    skip: Skip,
+    entry: &Entry,
+) -> usize {
+    let (v1, v2) = match entry {
+        Entry::Message(message) => {
+            let v1 = encode(events::MESSAGE, &message.v1());
+            (
+                v1.map(|e| (events::MESSAGE, e)),
+                encode(events::MESSAGE, message).map(|e| (events::MESSAGE, e)),
+            )
+        }
+        Entry::Change(change) => {
+            (None, encode(events::CHANGE, change).map(|e| (events::CHANGE, e)))
+        }
+    };
+    io.to(room.to_string())
+        .sockets()
+        .into_iter()
+        .filter(|socket| !skip.skips(socket))
+        .filter(|socket| {
+            let v2_conn = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
+            match if v2_conn { &v2 } else { &v1 } {
+                Some((event, encoded)) => send(socket, event, encoded),
+                None => false,
+            }
+        })
         .count()
 }
 

@@ -1,16 +1,17 @@
 //! `join` and `leave`: entering a room (with its people and history) and
 //! leaving it.
 
+use super::history::Shown;
 use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
 use super::refusal::{Done, reply};
 use super::{Conn, Hub, Refusal, typing};
-use crate::domain::{DisplayName, Message, RoomName, Seq, User};
-use crate::store::Slice;
+use crate::domain::{Change, DisplayName, Entry, Message, RoomName, Seq, User};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::{ParserError, SocketIo};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Most messages a join with `since` returns (a plain join returns the
@@ -23,8 +24,18 @@ struct Joined {
     you: User,
     users: Vec<User>,
     count: usize,
-    history: Vec<Message>,
+    history: Shown,
+    /// Version 2 with `since`: the changes after it to older messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Vec<Change>>,
     #[serde(rename = "hasMore")]
+    has_more: bool,
+}
+
+/// What a join answers with besides people.
+struct CaughtUp {
+    history: Vec<Message>,
+    changes: Vec<Change>,
     has_more: bool,
 }
 
@@ -55,10 +66,12 @@ async fn join<A: Adapter>(
     drop(entering);
     let since = request.since.map(payload::seq);
     match catch_up(s, hub, &room, since).await {
-        Ok((history, has_more)) => {
+        Ok(CaughtUp { history, changes, has_more }) => {
             hub.replay_presence(s.clone(), room.clone());
             let count = view.count();
-            Ok(Joined { room, you, users: view.users, count, history, has_more })
+            let history = Shown::new(history, conn.v2());
+            let changes = (conn.v2() && since.is_some()).then_some(changes);
+            Ok(Joined { room, you, users: view.users, count, history, changes, has_more })
         }
         Err(refusal) => {
             if entered {
@@ -72,34 +85,53 @@ async fn join<A: Adapter>(
 }
 
 /// Joins the broadcast group and answers with the history that ends where
-/// live delivery begins: from the writer's in-memory tail when it reaches
-/// back far enough, from the database otherwise.
+/// live delivery begins: the stream's in-memory tail for a plain join, the
+/// room's log after `since` otherwise.
 async fn catch_up<A: Adapter>(
     s: &SocketRef<A>,
     hub: &Hub<A>,
     room: &RoomName,
     since: Option<Seq>,
-) -> Result<(Vec<Message>, bool), Refusal> {
+) -> Result<CaughtUp, Refusal> {
     let attached = hub.streams.attach(s.clone(), room.clone()).await?;
     let Some(since) = since else {
-        let has_older = attached.has_older();
-        return Ok((attached.recent, has_older));
+        let has_more = attached.has_older;
+        return Ok(CaughtUp { history: attached.recent, changes: vec![], has_more });
     };
-    if attached.covers(since) {
-        let mut recent = attached.recent;
-        recent.retain(|m| m.seq > since);
-        return Ok((recent, false));
-    }
     let ceiling = attached.ceiling;
-    let page = hub.store.read(room, Slice::After(since), CATCH_UP_LIMIT).await?;
-    let fetched = page.messages.len();
-    let mut messages = page.messages;
-    messages.retain(|m| m.seq <= ceiling);
-    // Seqs have no gaps, so more remain below the ceiling exactly when the
-    // page was full and stopped short of it.
-    let last = messages.last().map_or(since, |m| m.seq);
-    let has_more = page.has_more && messages.len() == fetched && last < ceiling;
-    Ok((messages, has_more))
+    if since >= ceiling {
+        return Ok(CaughtUp { history: vec![], changes: vec![], has_more: false });
+    }
+    let page = hub.store.log(room, since, CATCH_UP_LIMIT).await?;
+    let fetched = page.entries.len();
+    let mut entries = page.entries;
+    entries.retain(|e| e.seq() <= ceiling);
+    // The log has no gaps, so more remain below the ceiling exactly when
+    // the page was full and stopped short of it.
+    let last = entries.last().map_or(since, Entry::seq);
+    let has_more = page.has_more && entries.len() == fetched && last < ceiling;
+    let (history, changes) = split(entries, since);
+    Ok(CaughtUp { history, changes, has_more })
+}
+
+/// The messages created after `since` (in their current state), and the
+/// changes to older messages, the newest one per message (each carries
+/// its message's current state), in seq order.
+fn split(entries: Vec<Entry>, since: Seq) -> (Vec<Message>, Vec<Change>) {
+    let mut history = Vec::new();
+    let mut changes = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Message(message) => history.push(message),
+            Entry::Change(change) if change.message.seq <= since => changes.push(change),
+            Entry::Change(_) => {} // its message is in `history`, as it is now
+        }
+    }
+    let mut seen = HashSet::new();
+    changes.reverse();
+    changes.retain(|c| seen.insert(c.message.id));
+    changes.reverse();
+    (history, changes)
 }
 
 pub async fn on_leave<A: Adapter>(

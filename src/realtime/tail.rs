@@ -1,45 +1,36 @@
-//! The newest messages of a room, kept by the room's stream so that a join
-//! is answered from memory: no database read in the common case, which
-//! keeps a burst of joins fast.
+//! The newest messages of a room in their current state, kept by the
+//! room's stream so that a plain join is answered from memory: no database
+//! read in the common case, which keeps a burst of joins fast.
 
-use crate::domain::{Message, Seq};
+use crate::domain::{Entry, Message, Seq};
 use std::collections::VecDeque;
 
 /// Messages a plain join returns, and so how many each tail keeps.
 pub const TAIL_LEN: usize = 50;
 
-/// What a joining connection gets: the room's newest messages up to
-/// `ceiling`, the last seq it will not receive live.
+/// What a joining connection gets: the room's newest messages, in their
+/// state as of `ceiling`, the last seq of the log it will not receive live.
 #[derive(Debug, Clone, Default)]
 pub struct Attached {
     pub ceiling: Seq,
     pub recent: Vec<Message>,
+    /// Messages older than `recent` exist.
+    pub has_older: bool,
 }
 
-impl Attached {
-    /// Whether `recent` holds every message after `since`.
-    pub fn covers(&self, since: Seq) -> bool {
-        self.recent.first().map_or(self.ceiling <= since, |m| m.seq <= since + 1)
-    }
-
-    /// Whether messages older than `recent` exist (seqs start at 1, no gaps).
-    pub fn has_older(&self) -> bool {
-        self.recent.first().is_some_and(|m| m.seq > 1)
-    }
-}
-
-/// A room's newest delivered messages and the seq delivered last.
+/// A room's newest delivered messages and the log seq delivered last.
 #[derive(Debug, Default)]
 pub struct Tail {
     messages: VecDeque<Message>,
     last: Seq,
+    has_older: bool,
 }
 
 impl Tail {
-    /// Starts from what the database holds (oldest first).
-    pub fn load(newest: Vec<Message>) -> Self {
-        let last = newest.last().map_or(0, |m| m.seq);
-        Self { messages: newest.into(), last }
+    /// Starts from what the database holds: the newest messages (oldest
+    /// first) with every entry up to `last` applied.
+    pub fn load(newest: Vec<Message>, has_older: bool, last: Seq) -> Self {
+        Self { messages: newest.into(), last, has_older }
     }
 
     /// The seq delivered last: the next one to deliver is `last() + 1`.
@@ -47,51 +38,83 @@ impl Tail {
         self.last
     }
 
-    /// Appends a just-delivered message.
-    pub fn push(&mut self, message: &Message) {
-        if self.messages.len() == TAIL_LEN {
-            self.messages.pop_front();
+    /// Takes in a just-delivered entry: a new message joins the tail, a
+    /// change replaces its message's state if the tail holds it.
+    pub fn push(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Message(message) => {
+                if self.messages.len() == TAIL_LEN {
+                    self.messages.pop_front();
+                    self.has_older = true;
+                }
+                self.messages.push_back(message.clone());
+            }
+            Entry::Change(change) => {
+                if let Some(held) = self.messages.iter_mut().find(|m| m.id == change.message.id) {
+                    *held = change.message.clone();
+                }
+            }
         }
-        self.messages.push_back(message.clone());
-        self.last = message.seq;
+        self.last = entry.seq();
     }
 
     pub fn attached(&self) -> Attached {
-        Attached { ceiling: self.last, recent: self.messages.iter().cloned().collect() }
+        Attached {
+            ceiling: self.last,
+            recent: self.messages.iter().cloned().collect(),
+            has_older: self.has_older,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DisplayName, MessageText, RoomName, User, UserId};
+    use crate::domain::{Change, ChangeKind, DisplayName, MessageText, RoomName, User, UserId};
 
-    fn message(seq: Seq) -> Message {
+    fn message(id: i64, seq: Seq) -> Message {
         Message {
-            id: seq,
+            id,
             room: RoomName::parse("r").expect("room"),
             seq,
             user: User { id: UserId::random(), name: DisplayName::parse("a").expect("name") },
             text: MessageText::parse("t".into()).expect("text"),
             ts: 0,
             client_id: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
+            reactions: vec![],
         }
     }
 
     #[test]
     fn a_tail_keeps_only_the_newest_messages() {
-        let mut tail = Tail::load(vec![]);
-        (1..=60).for_each(|seq| tail.push(&message(seq)));
+        let mut tail = Tail::load(vec![], false, 0);
+        (1..=60).for_each(|seq| tail.push(&Entry::Message(message(seq, seq))));
         let attached = tail.attached();
         assert_eq!(attached.ceiling, 60);
         assert_eq!(attached.recent.first().map(|m| m.seq), Some(11));
-        assert!(attached.has_older());
-        assert!(attached.covers(10) && !attached.covers(9));
+        assert!(attached.has_older);
     }
 
     #[test]
-    fn an_empty_room_covers_any_since_at_or_past_its_end() {
-        let attached = Tail::load(vec![]).attached();
-        assert!(attached.covers(0) && !attached.has_older());
+    fn a_change_updates_the_message_it_holds_and_advances_the_log() {
+        let mut tail = Tail::load(vec![message(1, 1)], false, 1);
+        let mut edited = message(1, 1);
+        edited.edited_at = Some(5);
+        let user = edited.user.clone();
+        let room = edited.room.clone();
+        tail.push(&Entry::Change(Change {
+            room,
+            seq: 2,
+            kind: ChangeKind::Edit,
+            user,
+            ts: 5,
+            message: edited.clone(),
+        }));
+        let attached = tail.attached();
+        assert_eq!((attached.ceiling, attached.recent), (2, vec![edited]));
+        assert!(!attached.has_older);
     }
 }
