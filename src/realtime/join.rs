@@ -11,7 +11,7 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::{ParserError, SocketIo};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most messages a join with `since` returns (a plain join returns the
@@ -85,22 +85,23 @@ async fn join<A: Adapter>(
 }
 
 /// Joins the broadcast group and answers with the history that ends where
-/// live delivery begins: the stream's in-memory tail for a plain join, the
-/// room's log after `since` otherwise.
+/// live delivery begins: from the stream's in-memory tail when it reaches
+/// back far enough, from the room's log in the database otherwise.
 async fn catch_up<A: Adapter>(
     s: &SocketRef<A>,
     hub: &Hub<A>,
     room: &RoomName,
     since: Option<Seq>,
 ) -> Result<CaughtUp, Refusal> {
-    let attached = hub.streams.attach(s.clone(), room.clone()).await?;
+    let attached = hub.streams.attach(s.clone(), room.clone(), since).await?;
     let Some(since) = since else {
         let has_more = attached.has_older;
         return Ok(CaughtUp { history: attached.recent, changes: vec![], has_more });
     };
     let ceiling = attached.ceiling;
-    if since >= ceiling {
-        return Ok(CaughtUp { history: vec![], changes: vec![], has_more: false });
+    if let Some(after) = attached.after {
+        let (history, changes) = split(after, since);
+        return Ok(CaughtUp { history, changes, has_more: false });
     }
     let page = hub.store.log(room, since, CATCH_UP_LIMIT).await?;
     let fetched = page.entries.len();
@@ -114,15 +115,19 @@ async fn catch_up<A: Adapter>(
     Ok(CaughtUp { history, changes, has_more })
 }
 
-/// The messages created after `since` (in their current state), and the
-/// changes to older messages, the newest one per message (each carries
-/// its message's current state), in seq order.
+/// The messages created after `since` and the changes to older messages,
+/// the newest one per message, in seq order; every message in its latest
+/// state among `entries`.
 fn split(entries: Vec<Entry>, since: Seq) -> (Vec<Message>, Vec<Change>) {
+    let latest: HashMap<i64, Message> =
+        entries.iter().map(|e| (e.message().id, e.message().clone())).collect();
     let mut history = Vec::new();
     let mut changes = Vec::new();
     for entry in entries {
         match entry {
-            Entry::Message(message) => history.push(message),
+            Entry::Message(message) => {
+                history.push(latest.get(&message.id).cloned().unwrap_or(message));
+            }
             Entry::Change(change) if change.message.seq <= since => changes.push(change),
             Entry::Change(_) => {} // its message is in `history`, as it is now
         }

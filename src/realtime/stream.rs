@@ -74,6 +74,7 @@ pub enum Input<A: Adapter> {
     Attach {
         socket: SocketRef<A>,
         room: RoomName,
+        since: Option<Seq>,
         reply: oneshot::Sender<Result<Attached, Refusal>>,
     },
     /// Another process committed up to this seq but could not publish it.
@@ -111,10 +112,17 @@ impl<A: Adapter> Handle<A> {
 
     /// Puts the socket in the room's broadcast group; returns the last seq
     /// it will not receive live (its history must end there) and the
-    /// room's newest messages as of that seq.
-    pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+    /// room's newest messages as of that seq, or with `since` the log
+    /// entries after it if the tail holds them.
+    pub async fn attach(
+        &self,
+        socket: SocketRef<A>,
+        room: RoomName,
+        since: Option<Seq>,
+    ) -> Result<Attached, Refusal> {
         let (reply, attached) = oneshot::channel();
-        self.0.send(Input::Attach { socket, room, reply }).map_err(|_| Refusal::Unavailable)?;
+        let input = Input::Attach { socket, room, since, reply };
+        self.0.send(input).map_err(|_| Refusal::Unavailable)?;
         attached.await.map_err(|_| Refusal::Unavailable)?
     }
 }
@@ -175,8 +183,8 @@ impl<A: Adapter> Streams<A> {
         match input {
             Input::Committed(deliveries) => deliveries.into_iter().for_each(|d| self.accept(d)),
             Input::Remote(entry) => self.accept(Delivery::read(*entry)),
-            Input::Attach { socket, room, reply } => {
-                let _ = reply.send(self.attach(&socket, room).await);
+            Input::Attach { socket, room, since, reply } => {
+                let _ = reply.send(self.attach(&socket, room, since).await);
             }
             Input::Hint { room, seq } => {
                 let behind = self.rooms.get(&room).is_some_and(|s| s.tail.last() < seq);
@@ -292,7 +300,12 @@ impl<A: Adapter> Streams<A> {
         }
     }
 
-    async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+    async fn attach(
+        &mut self,
+        socket: &SocketRef<A>,
+        room: RoomName,
+        since: Option<Seq>,
+    ) -> Result<Attached, Refusal> {
         if self.shared && self.rooms.contains_key(&room) {
             // A message acked by another process may not have come over the
             // bus yet; its sender expects a join anywhere to include it.
@@ -303,7 +316,7 @@ impl<A: Adapter> Streams<A> {
             self.make_room();
             self.rooms.insert(room.clone(), RoomStream { tail, ..RoomStream::default() });
         }
-        let attached = self.rooms.get(&room).map(|s| s.tail.attached()).unwrap_or_default();
+        let attached = self.rooms.get(&room).map(|s| s.tail.attached(since)).unwrap_or_default();
         // A socket gone meanwhile must not linger in the room's group.
         if !socket.connected() {
             return Err(Refusal::Unavailable);

@@ -55,6 +55,16 @@ where
     B::Tx: ChangeTx,
 {
     let mut tx = backend.begin().await?;
+    // Every room of the batch is locked first, in the order appends lock
+    // them, so two batches sharing rooms never wait for each other in a
+    // cycle; each change then reads its room's last seq under that lock.
+    let mut rooms: Vec<&RoomName> = drafts.iter().map(|d| &d.room).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    if let Err(error) = tx.lock_rooms(&rooms).await {
+        tx.rollback().await?;
+        return Err(error);
+    }
     let mut results = Vec::with_capacity(drafts.len());
     for draft in drafts {
         match one(&mut tx, draft).await {
@@ -74,7 +84,8 @@ async fn one<T: ChangeTx>(
     draft: &ChangeDraft,
 ) -> Result<Result<Applied, Rejected>, StoreError> {
     let last_seqs = tx.lock_rooms(&[&draft.room]).await?;
-    // Under the lock: a retry racing its original on another process finds it.
+    // Under the room lock: a retry racing its original on another process
+    // finds it.
     if let Some(client_id) = &draft.client_id {
         if let Some(row) = tx.find_change(&draft.room, draft.user.id, client_id).await? {
             let message = tx

@@ -248,6 +248,36 @@ describe("conversations (protocol version 2)", () => {
     assert.ok(deleted.every((m) => !("text" in m)));
   });
 
+  it("a long absence catches up from the log in pages, to the current state", async () => {
+    const room = uniqueRoom("long");
+    const [asha, bo] = [await connectV2(server), await connectV2(server)];
+    await asha.join(room, "asha");
+    await bo.join(room, "bo");
+    const old = [];
+    for (let i = 0; i < 5; i += 1) old.push(await asha.say(room, `old ${i}`));
+    const away = await connectV2(server);
+    const first = await away.join(room, "away");
+    const since = old.at(-1).seq;
+    const token = away.token;
+    away.close();
+    const emoji = ["👍", "🎉", "❤", "😂", "🙏", "👀"];
+    for (let i = 0; i < 520; i += 1) {
+      await react(i % 2 ? asha : bo, room, old[i % 5].id, emoji[i % 6]);
+      if (i % 100 === 0) await asha.say(room, `new ${i}`);
+    }
+    await edit(asha, room, old[1].id, "edited at the end");
+    const back = await connectV2(server, token);
+    const page1 = await back.join(room, "away", { since });
+    assert.equal(page1.hasMore, true, "more than 500 entries of the log are paged");
+    const next = Math.max(...page1.history.map((m) => m.seq), ...page1.changes.map((c) => c.seq));
+    const page2 = await back.join(room, "away", { since: next });
+    assert.equal(page2.hasMore, false);
+    const rebuilt = stateOf(first, page1, page2);
+    const now = await (await connectV2(server)).join(room, "fresh");
+    assert.deepEqual([...rebuilt.values()].sort((a, b) => a.seq - b.seq), now.history);
+    assert.equal(now.history.find((m) => m.id === old[1].id).text, "edited at the end");
+  });
+
   it("a retried change with the same clientId applies once", async () => {
     const room = uniqueRoom("retry");
     const [asha, bo] = [await connectV2(server), await connectV2(server)];
