@@ -180,3 +180,50 @@ async fn leave<A: Adapter>(
 pub fn conn_of<A: Adapter>(s: &SocketRef<A>) -> Result<Arc<Conn>, Refusal> {
     s.extensions.get::<Arc<Conn>>().ok_or(Refusal::Unavailable)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChangeKind, MessageText, UserId};
+
+    fn message(id: i64, seq: Seq, text: &str) -> Message {
+        Message {
+            id,
+            room: RoomName::parse("r").expect("room"),
+            seq,
+            user: User { id: UserId::random(), name: DisplayName::parse("a").expect("name") },
+            text: MessageText::parse(text.into()).expect("text"),
+            ts: 0,
+            client_id: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
+            reactions: vec![],
+        }
+    }
+
+    fn edit(seq: Seq, message: Message) -> Entry {
+        let user = message.user.clone();
+        let room = message.room.clone();
+        Entry::Change(Change { room, seq, kind: ChangeKind::Edit, user, ts: 0, message })
+    }
+
+    #[test]
+    fn a_catch_up_gives_new_messages_as_they_are_now_and_one_change_per_older_message() {
+        let entries = vec![
+            edit(11, message(1, 1, "old, edited")),
+            Entry::Message(message(2, 12, "new")),
+            edit(13, message(1, 1, "old, edited twice")),
+            edit(14, message(2, 12, "new, edited")),
+        ];
+        let (history, changes) = split(entries, 10);
+        assert_eq!(
+            history.iter().map(|m| (m.seq, m.text.as_str())).collect::<Vec<_>>(),
+            [(12, "new, edited")]
+        );
+        assert_eq!(
+            changes.iter().map(|c| (c.seq, c.message.text.as_str())).collect::<Vec<_>>(),
+            [(13, "old, edited twice")]
+        );
+    }
+}

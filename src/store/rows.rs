@@ -289,8 +289,11 @@ where
         " AND id IN (SELECT message_id FROM changes WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3)"
     );
     let changed = fetch(changed_sql).fetch_all(&mut *conn).await?;
-    let ids_sql = "SELECT id FROM messages WHERE room = $1 AND seq > $2 AND $3 > 0 \
-                   UNION SELECT message_id FROM changes WHERE room = $1 AND seq > $2";
+    // The messages of this slice only: those created in it or changed in it.
+    let ids_sql = "SELECT id FROM (SELECT id FROM messages WHERE room = $1 AND seq > $2 \
+                   ORDER BY seq LIMIT $3) AS created UNION SELECT message_id FROM \
+                   (SELECT message_id FROM changes WHERE room = $1 AND seq > $2 \
+                   ORDER BY seq LIMIT $3) AS changed";
     let mut reactions = reactions::<DB>(conn, ids_sql, room, after, rows).await?;
     let created = with_reactions(created, &mut reactions.clone())?;
     let changed = with_reactions(changed, &mut reactions)?;
