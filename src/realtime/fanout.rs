@@ -70,30 +70,48 @@ pub fn deliver_entry<A: Adapter>(
     skip: Skip,
     entry: &Entry,
 ) -> usize {
-    let (v1, v2) = match entry {
-        Entry::Message(message) => {
-            let v1 = encode(events::MESSAGE, &message.v1());
-            (
-                v1.map(|e| (events::MESSAGE, e)),
-                encode(events::MESSAGE, message).map(|e| (events::MESSAGE, e)),
-            )
-        }
-        Entry::Change(change) => {
-            (None, encode(events::CHANGE, change).map(|e| (events::CHANGE, e)))
-        }
-    };
+    // Each form is encoded the first time a connection needs it, so a room
+    // of version 1 connections costs one encoding, as before version 2.
+    let mut forms = Forms { entry, v1: None, v2: None };
     io.to(room.to_string())
         .sockets()
         .into_iter()
         .filter(|socket| !skip.skips(socket))
         .filter(|socket| {
-            let v2_conn = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
-            match if v2_conn { &v2 } else { &v1 } {
+            let v2 = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
+            match forms.get(v2) {
                 Some((event, encoded)) => send(socket, event, encoded),
                 None => false,
             }
         })
         .count()
+}
+
+/// An entry's event for each contract version, encoded on first use.
+struct Forms<'a> {
+    entry: &'a Entry,
+    v1: Option<Option<Box<RawValue>>>,
+    v2: Option<Option<Box<RawValue>>>,
+}
+
+impl Forms<'_> {
+    /// The event name and payload for a connection of that version, or
+    /// `None` when it gets nothing (a change, for version 1).
+    fn get(&mut self, v2: bool) -> Option<(&'static str, &RawValue)> {
+        let (event, form) = match (self.entry, v2) {
+            (Entry::Message(m), false) => {
+                (events::MESSAGE, self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1())))
+            }
+            (Entry::Message(m), true) => {
+                (events::MESSAGE, self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)))
+            }
+            (Entry::Change(_), false) => return None,
+            (Entry::Change(c), true) => {
+                (events::CHANGE, self.v2.get_or_insert_with(|| encode(events::CHANGE, c)))
+            }
+        };
+        form.as_deref().map(|encoded| (event, encoded))
+    }
 }
 
 /// Encodes a payload once for many connections.

@@ -9,8 +9,10 @@ use std::collections::VecDeque;
 /// Messages a plain join returns, and so how many each tail keeps.
 pub const TAIL_LEN: usize = 50;
 
-/// Log entries each tail keeps for joins with `since`.
-const LOG_LEN: usize = 200;
+/// Log entries each tail keeps for joins with `since`: as many as the
+/// messages it keeps, so a reconnect within the last 50 entries is
+/// answered from memory, while a room's tail stays small.
+const LOG_LEN: usize = TAIL_LEN;
 
 /// What a joining connection gets: the room's newest messages, in their
 /// state as of `ceiling`, the last seq of the log it will not receive live.
