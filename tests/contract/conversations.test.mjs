@@ -106,6 +106,31 @@ describe("conversations (protocol version 2)", () => {
     assertError(await asha.emit("react", { room, id: sent.id, emoji: "👍", clientId: "" }), "bad_request");
   });
 
+  it("a malformed edit, delete, react or replyTo is bad_request and the connection carries on", async () => {
+    const room = uniqueRoom("malformed");
+    const asha = await connectV2(server);
+    await asha.join(room, "asha");
+    const sent = await asha.say(room, "target");
+    const id = sent.id;
+    const rows = [];
+    for (const event of ["edit", "delete", "react"]) {
+      rows.push([event, []], [event, [null]], [event, ["general"]], [event, [42]], [event, [[room, id]]]);
+      rows.push([event, [{}]], [event, [{ room }]], [event, [{ id }]]);
+      for (const bad of [-1, 1.5, "1", 1e300, 2 ** 70, null, { id }]) {
+        rows.push([event, [{ room, id: bad, text: "x", emoji: "👍" }]]);
+      }
+      rows.push([event, [{ room, id, text: "x", emoji: "👍", clientId: 5 }]]);
+      rows.push([event, [{ room, id, text: "x", emoji: "👍", clientId: "c".repeat(65) }]]);
+    }
+    rows.push(["edit", [{ room, id, text: 5 }]], ["edit", [{ room, id, text: null }]]);
+    rows.push(["react", [{ room, id, emoji: 5 }]], ["react", [{ room, id, emoji: ["👍"] }]]);
+    for (const bad of [-1, 1.5, "1", { id }]) rows.push(["message", [{ room, text: "re", replyTo: bad }]]);
+    for (const [event, args] of rows) {
+      assertError(await asha.emit(event, ...args), "bad_request", `${event} ${brief(args)}`);
+    }
+    assert.equal((await edit(asha, room, id, "still works")).change.message.text, "still works");
+  });
+
   it("a deleted message's text is gone from the database file itself", { skip: CLUSTER && "SQLite only" }, async () => {
     const room = uniqueRoom("erase");
     const [asha, bo] = [await connectV2(server), await connectV2(server)];
