@@ -4,13 +4,16 @@
 //! # Layout
 //!
 //! - [`config`]: defaults < `BAATCHIT_*` environment < command-line flags.
-//! - [`domain`]: validated values (room names, display names, message text);
-//!   raw client input becomes these once, at the edge.
-//! - [`realtime`]: the Socket.IO event contract, one file per concern;
-//!   presence, typing, the per-person limits, and the writer that commits
-//!   and fans out messages.
+//! - [`domain`]: validated values (room names, display names, message text,
+//!   emoji) and a room's log: messages and changes to them; raw client
+//!   input becomes these once, at the edge.
+//! - [`realtime`]: the Socket.IO event contract (versions 1 and 2), one
+//!   file per concern; presence, typing, the per-person limits, and the
+//!   writer that commits messages and changes for the room streams to
+//!   deliver in seq order.
 //! - [`store`]: history behind the [`store::Store`] trait: SQLite embedded,
-//!   or PostgreSQL shared by several processes.
+//!   or PostgreSQL shared by several processes; messages in their current
+//!   state, their reactions, and the log of changes.
 //! - [`cluster`]: several processes as one chat over Redis (`--redis`).
 //! - [`identity`]: signed session tokens.
 //! - [`http`]: the web app's files, `/healthz`, `/metrics`; the edge guard

@@ -9,7 +9,7 @@ use std::time::Duration;
 const LAG_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// Every error code of the contract, in the order `/metrics` lists them.
-pub const ERROR_CODES: [&str; 9] = [
+pub const ERROR_CODES: [&str; 12] = [
     "invalid_room",
     "invalid_name",
     "name_taken",
@@ -19,6 +19,9 @@ pub const ERROR_CODES: [&str; 9] = [
     "rate_limited",
     "bad_request",
     "unavailable",
+    "forbidden",
+    "not_found",
+    "invalid_reaction",
 ];
 
 /// Connections closed because they could not keep up (process-wide: the

@@ -1,12 +1,15 @@
 //! The bus between processes: one Redis pub/sub channel, `PREFIX:bus`.
-//! It carries committed messages, typing, hints that a publish failed, and
+//! It carries committed messages and changes (the rooms' log), typing, hints that a publish failed, and
 //! the presence changes `presence.lua` publishes. Pub/sub keeps one
 //! publisher's order but not an order across publishers, so messages are
 //! put in seq order by each receiver's room streams, which also fill any
 //! gap from the database; the bus only has to be fast, not perfect.
 
 use super::Link;
-use crate::domain::{ClientId, DisplayName, Message, MessageText, RoomName, Seq, User, UserId};
+use crate::domain::{
+    self, ChangeKind, ClientId, DisplayName, Entry, Message, MessageText, Reaction, RoomName, Seq,
+    User, UserId,
+};
 use crate::realtime::peers::{FromPeers, Peers};
 use crate::realtime::presence::{Change, ChangeSink};
 use futures_util::StreamExt;
@@ -25,7 +28,7 @@ const RETRY: Duration = Duration::from_millis(250);
 const MAX_BATCH: usize = 256;
 
 enum Outgoing {
-    Messages(Vec<Message>),
+    Entries(Vec<Entry>),
     Typing(String),
 }
 
@@ -45,8 +48,8 @@ impl Publisher {
 }
 
 impl Peers for Publisher {
-    fn messages(&self, messages: Vec<Message>) {
-        let _ = self.outgoing.send(Outgoing::Messages(messages));
+    fn entries(&self, entries: Vec<Entry>) {
+        let _ = self.outgoing.send(Outgoing::Entries(entries));
     }
 
     fn typing(&self, room: &RoomName, user: &User, typing: bool) {
@@ -80,12 +83,15 @@ async fn publish_loop(link: Arc<Link>, mut inbox: mpsc::UnboundedReceiver<Outgoi
         let mut rooms = hints.clone();
         for outgoing in batch.drain(..) {
             match outgoing {
-                Outgoing::Messages(messages) => {
-                    for message in messages {
-                        let envelope = json!({ "k": "m", "n": link.node, "m": message });
+                Outgoing::Entries(entries) => {
+                    for entry in entries {
+                        let envelope = match &entry {
+                            Entry::Message(m) => json!({ "k": "m", "n": link.node, "m": m }),
+                            Entry::Change(c) => json!({ "k": "c", "n": link.node, "c": c }),
+                        };
                         pipe.cmd("PUBLISH").arg(&channel).arg(envelope.to_string()).ignore();
-                        let newest = rooms.entry(message.room.clone()).or_default();
-                        *newest = (*newest).max(message.seq);
+                        let newest = rooms.entry(entry.room().clone()).or_default();
+                        *newest = (*newest).max(entry.seq());
                     }
                 }
                 Outgoing::Typing(envelope) => {
@@ -159,11 +165,18 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
             None => tracing::warn!("unreadable presence change on the bus"),
         },
         // This process delivered its own news already.
-        Envelope::Message { n, .. } | Envelope::Typing { n, .. } | Envelope::Hint { n, .. }
+        Envelope::Message { n, .. }
+        | Envelope::Change { n, .. }
+        | Envelope::Typing { n, .. }
+        | Envelope::Hint { n, .. }
             if n == node => {}
         Envelope::Message { m, .. } => match m.parse() {
-            Some(message) => from_peers.message(message),
+            Some(message) => from_peers.entry(Entry::Message(message)),
             None => tracing::warn!("unreadable message on the bus"),
+        },
+        Envelope::Change { c, .. } => match c.parse() {
+            Some(change) => from_peers.entry(Entry::Change(change)),
+            None => tracing::warn!("unreadable change on the bus"),
         },
         Envelope::Typing { r, u, t, .. } => {
             if let (Ok(room), Some(user)) = (RoomName::parse(&r), u.parse()) {
@@ -184,6 +197,8 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
 enum Envelope {
     #[serde(rename = "m")]
     Message { n: String, m: WireMessage },
+    #[serde(rename = "c")]
+    Change { n: String, c: WireLogChange },
     #[serde(rename = "t")]
     Typing { n: String, r: String, u: WireUser, t: bool },
     #[serde(rename = "s")]
@@ -210,10 +225,51 @@ struct WireMessage {
     room: String,
     seq: Seq,
     user: WireUser,
+    /// Absent once deleted.
+    #[serde(default)]
     text: String,
     ts: i64,
     #[serde(rename = "clientId")]
     client_id: Option<String>,
+    #[serde(rename = "editedAt")]
+    edited_at: Option<i64>,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(rename = "replyTo")]
+    reply_to: Option<i64>,
+    #[serde(default)]
+    reactions: Vec<WireReaction>,
+}
+
+#[derive(Deserialize)]
+struct WireReaction {
+    emoji: String,
+    count: usize,
+    users: Vec<WireUser>,
+}
+
+/// A change to a message, as [`domain::Change`] serializes it.
+#[derive(Deserialize)]
+struct WireLogChange {
+    room: String,
+    seq: Seq,
+    kind: String,
+    user: WireUser,
+    ts: i64,
+    message: WireMessage,
+}
+
+impl WireLogChange {
+    fn parse(self) -> Option<domain::Change> {
+        Some(domain::Change {
+            room: RoomName::parse(&self.room).ok()?,
+            seq: self.seq,
+            kind: ChangeKind::parse(&self.kind)?,
+            user: self.user.parse()?,
+            ts: self.ts,
+            message: self.message.parse()?,
+        })
+    }
 }
 
 impl WireMessage {
@@ -227,6 +283,17 @@ impl WireMessage {
             text: MessageText::from_trusted(self.text),
             ts: self.ts,
             client_id: self.client_id.map(ClientId::from_trusted),
+            edited_at: self.edited_at,
+            deleted: self.deleted,
+            reply_to: self.reply_to,
+            reactions: self
+                .reactions
+                .into_iter()
+                .map(|r| {
+                    let users = r.users.into_iter().map(WireUser::parse).collect::<Option<_>>()?;
+                    Some(Reaction { emoji: r.emoji, count: r.count, users })
+                })
+                .collect::<Option<_>>()?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Validated values: raw client input becomes one of these once, at the edge,
 //! and no code past the edge checks it again.
 
+mod change;
 mod client_id;
 mod display_name;
 mod lookalike;
@@ -9,9 +10,10 @@ mod message_text;
 mod room_name;
 mod user;
 
+pub use change::{Action, Change, ChangeDraft, ChangeKind, Emoji, Entry, MAX_REACTIONS};
 pub use client_id::ClientId;
 pub use display_name::DisplayName;
-pub use message::{Message, MessageDraft, Seq};
+pub use message::{Message, MessageDraft, MessageV1, Reaction, Seq};
 pub use message_text::MessageText;
 pub use room_name::RoomName;
 pub use user::{User, UserId};
@@ -31,6 +33,8 @@ pub enum DomainError {
     MessageTooLong,
     #[error("clientId is 1 to 64 characters")]
     InvalidClientId,
+    #[error("a reaction is one emoji")]
+    InvalidEmoji,
 }
 
 /// Trims `raw` and checks its length in Unicode scalar values and that it

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 pub struct Conn {
     pub user: UserId,
+    /// The contract version the client asked for at connect (1 or 2).
+    pub protocol: u8,
     rooms: Mutex<Rooms>,
     /// Messages this connection may send (`None`: no limit).
     messages: Option<Mutex<TokenBucket>>,
@@ -45,11 +47,12 @@ pub struct Entering<'a> {
 }
 
 impl Conn {
-    pub fn new(user: UserId, limits: &Limits) -> Self {
+    pub fn new(user: UserId, protocol: u8, limits: &Limits) -> Self {
         let now = Instant::now();
         let bucket = |rate| Mutex::new(TokenBucket::new(rate, now));
         Self {
             user,
+            protocol,
             rooms: Mutex::default(),
             messages: limits.messages.map(bucket),
             joins: limits.joins.map(bucket),
@@ -57,6 +60,11 @@ impl Conn {
             max_rooms: limits.max_rooms,
             typing_starts: limits.typing_starts,
         }
+    }
+
+    /// Whether the client speaks version 2 (edits, deletes, reactions).
+    pub fn v2(&self) -> bool {
+        self.protocol >= 2
     }
 
     pub fn is_in(&self, room: &RoomName) -> bool {
@@ -174,7 +182,7 @@ mod tests {
 
     fn conn(flags: &[&str]) -> Conn {
         let config = Config::parse_from(["baat-chit"].iter().chain(flags));
-        Conn::new(UserId::random(), &Limits::new(&config))
+        Conn::new(UserId::random(), 1, &Limits::new(&config))
     }
 
     fn room(name: &str) -> RoomName {

@@ -5,8 +5,8 @@
 //! reconnects by itself, rejoins with `since` and catches up. Other
 //! processes deliver to their own connections the same way.
 
-use super::Conn;
-use crate::domain::{RoomName, UserId};
+use super::{Conn, events};
+use crate::domain::{Entry, RoomName, UserId};
 use crate::metrics::SLOW_CONSUMERS_CLOSED;
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
@@ -57,6 +57,61 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .filter(|socket| !skip.skips(socket))
         .filter(|socket| send(socket, event, &encoded))
         .count()
+}
+
+/// Delivers an entry of the room's log to the room's connections on this
+/// process, except those `skip` names, each in the form its contract
+/// version knows: version 1 connections get a new message's version 1
+/// shape and no changes; version 2 connections get `message` and `change`.
+/// Each form is encoded once. Returns how many connections it reached.
+pub fn deliver_entry<A: Adapter>(
+    io: &SocketIo<A>,
+    room: &RoomName,
+    skip: Skip,
+    entry: &Entry,
+) -> usize {
+    // Each form is encoded the first time a connection needs it, so a room
+    // of version 1 connections costs one encoding, as before version 2.
+    let mut forms = Forms { entry, v1: None, v2: None };
+    io.to(room.to_string())
+        .sockets()
+        .into_iter()
+        .filter(|socket| !skip.skips(socket))
+        .filter(|socket| {
+            let v2 = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
+            match forms.get(v2) {
+                Some((event, encoded)) => send(socket, event, encoded),
+                None => false,
+            }
+        })
+        .count()
+}
+
+/// An entry's event for each contract version, encoded on first use.
+struct Forms<'a> {
+    entry: &'a Entry,
+    v1: Option<Option<Box<RawValue>>>,
+    v2: Option<Option<Box<RawValue>>>,
+}
+
+impl Forms<'_> {
+    /// The event name and payload for a connection of that version, or
+    /// `None` when it gets nothing (a change, for version 1).
+    fn get(&mut self, v2: bool) -> Option<(&'static str, &RawValue)> {
+        let (event, form) = match (self.entry, v2) {
+            (Entry::Message(m), false) => {
+                (events::MESSAGE, self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1())))
+            }
+            (Entry::Message(m), true) => {
+                (events::MESSAGE, self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)))
+            }
+            (Entry::Change(_), false) => return None,
+            (Entry::Change(c), true) => {
+                (events::CHANGE, self.v2.get_or_insert_with(|| encode(events::CHANGE, c)))
+            }
+        };
+        form.as_deref().map(|encoded| (event, encoded))
+    }
 }
 
 /// Encodes a payload once for many connections.

@@ -15,9 +15,40 @@ const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 100;
 const MAX_ROOMS: usize = 100;
 
+/// Messages as a connection's contract version shows them: version 2 in
+/// full, version 1 in its shape and without deleted messages.
+pub struct Shown {
+    messages: Vec<Message>,
+    v2: bool,
+}
+
+impl Shown {
+    pub fn new(mut messages: Vec<Message>, v2: bool) -> Self {
+        if !v2 {
+            messages.retain(|m| !m.deleted);
+        }
+        Self { messages, v2 }
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.messages.len()))?;
+        for message in &self.messages {
+            if self.v2 {
+                seq.serialize_element(message)?;
+            } else {
+                seq.serialize_element(&message.v1())?;
+            }
+        }
+        seq.end()
+    }
+}
+
 #[derive(Serialize)]
 struct History {
-    messages: Vec<Message>,
+    messages: Shown,
     #[serde(rename = "hasMore")]
     has_more: bool,
 }
@@ -50,7 +81,8 @@ async fn history<A: Adapter>(
 ) -> Result<History, Refusal> {
     let request: HistoryRequest = payload::parse(raw, "{ room, before?, after?, limit? }")?;
     let room = RoomName::parse(&request.room)?;
-    if !conn_of(s)?.is_in(&room) {
+    let conn = conn_of(s)?;
+    if !conn.is_in(&room) {
         return Err(Refusal::NotInRoom);
     }
     let limit = match request.limit {
@@ -67,7 +99,7 @@ async fn history<A: Adapter>(
         }
     };
     let page = hub.store.read(&room, slice, limit as u32).await?;
-    Ok(History { messages: page.messages, has_more: page.has_more })
+    Ok(History { messages: Shown::new(page.messages, conn.v2()), has_more: page.has_more })
 }
 
 /// `rooms` takes `{}`; a bare `emit("rooms", ack)` is accepted too.

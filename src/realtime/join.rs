@@ -1,16 +1,17 @@
 //! `join` and `leave`: entering a room (with its people and history) and
 //! leaving it.
 
+use super::history::Shown;
 use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
 use super::refusal::{Done, reply};
 use super::{Conn, Hub, Refusal, typing};
-use crate::domain::{DisplayName, Message, RoomName, Seq, User};
-use crate::store::Slice;
+use crate::domain::{Change, DisplayName, Entry, Message, RoomName, Seq, User};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::{ParserError, SocketIo};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most messages a join with `since` returns (a plain join returns the
@@ -23,8 +24,18 @@ struct Joined {
     you: User,
     users: Vec<User>,
     count: usize,
-    history: Vec<Message>,
+    history: Shown,
+    /// Version 2 with `since`: the changes after it to older messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<Vec<Change>>,
     #[serde(rename = "hasMore")]
+    has_more: bool,
+}
+
+/// What a join answers with besides people.
+struct CaughtUp {
+    history: Vec<Message>,
+    changes: Vec<Change>,
     has_more: bool,
 }
 
@@ -55,10 +66,12 @@ async fn join<A: Adapter>(
     drop(entering);
     let since = request.since.map(payload::seq);
     match catch_up(s, hub, &room, since).await {
-        Ok((history, has_more)) => {
+        Ok(CaughtUp { history, changes, has_more }) => {
             hub.replay_presence(s.clone(), room.clone());
             let count = view.count();
-            Ok(Joined { room, you, users: view.users, count, history, has_more })
+            let history = Shown::new(history, conn.v2());
+            let changes = (conn.v2() && since.is_some()).then_some(changes);
+            Ok(Joined { room, you, users: view.users, count, history, changes, has_more })
         }
         Err(refusal) => {
             if entered {
@@ -72,34 +85,58 @@ async fn join<A: Adapter>(
 }
 
 /// Joins the broadcast group and answers with the history that ends where
-/// live delivery begins: from the writer's in-memory tail when it reaches
-/// back far enough, from the database otherwise.
+/// live delivery begins: from the stream's in-memory tail when it reaches
+/// back far enough, from the room's log in the database otherwise.
 async fn catch_up<A: Adapter>(
     s: &SocketRef<A>,
     hub: &Hub<A>,
     room: &RoomName,
     since: Option<Seq>,
-) -> Result<(Vec<Message>, bool), Refusal> {
-    let attached = hub.streams.attach(s.clone(), room.clone()).await?;
+) -> Result<CaughtUp, Refusal> {
+    let attached = hub.streams.attach(s.clone(), room.clone(), since).await?;
     let Some(since) = since else {
-        let has_older = attached.has_older();
-        return Ok((attached.recent, has_older));
+        let has_more = attached.has_older;
+        return Ok(CaughtUp { history: attached.recent, changes: vec![], has_more });
     };
-    if attached.covers(since) {
-        let mut recent = attached.recent;
-        recent.retain(|m| m.seq > since);
-        return Ok((recent, false));
-    }
     let ceiling = attached.ceiling;
-    let page = hub.store.read(room, Slice::After(since), CATCH_UP_LIMIT).await?;
-    let fetched = page.messages.len();
-    let mut messages = page.messages;
-    messages.retain(|m| m.seq <= ceiling);
-    // Seqs have no gaps, so more remain below the ceiling exactly when the
-    // page was full and stopped short of it.
-    let last = messages.last().map_or(since, |m| m.seq);
-    let has_more = page.has_more && messages.len() == fetched && last < ceiling;
-    Ok((messages, has_more))
+    if let Some(after) = attached.after {
+        let (history, changes) = split(after, since);
+        return Ok(CaughtUp { history, changes, has_more: false });
+    }
+    let page = hub.store.log(room, since, CATCH_UP_LIMIT).await?;
+    let fetched = page.entries.len();
+    let mut entries = page.entries;
+    entries.retain(|e| e.seq() <= ceiling);
+    // The log has no gaps, so more remain below the ceiling exactly when
+    // the page was full and stopped short of it.
+    let last = entries.last().map_or(since, Entry::seq);
+    let has_more = page.has_more && entries.len() == fetched && last < ceiling;
+    let (history, changes) = split(entries, since);
+    Ok(CaughtUp { history, changes, has_more })
+}
+
+/// The messages created after `since` and the changes to older messages,
+/// the newest one per message, in seq order; every message in its latest
+/// state among `entries`.
+fn split(entries: Vec<Entry>, since: Seq) -> (Vec<Message>, Vec<Change>) {
+    let latest: HashMap<i64, Message> =
+        entries.iter().map(|e| (e.message().id, e.message().clone())).collect();
+    let mut history = Vec::new();
+    let mut changes = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Message(message) => {
+                history.push(latest.get(&message.id).cloned().unwrap_or(message));
+            }
+            Entry::Change(change) if change.message.seq <= since => changes.push(change),
+            Entry::Change(_) => {} // its message is in `history`, as it is now
+        }
+    }
+    let mut seen = HashSet::new();
+    changes.reverse();
+    changes.retain(|c| seen.insert(c.message.id));
+    changes.reverse();
+    (history, changes)
 }
 
 pub async fn on_leave<A: Adapter>(
@@ -142,4 +179,51 @@ async fn leave<A: Adapter>(
 
 pub fn conn_of<A: Adapter>(s: &SocketRef<A>) -> Result<Arc<Conn>, Refusal> {
     s.extensions.get::<Arc<Conn>>().ok_or(Refusal::Unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChangeKind, MessageText, UserId};
+
+    fn message(id: i64, seq: Seq, text: &str) -> Message {
+        Message {
+            id,
+            room: RoomName::parse("r").expect("room"),
+            seq,
+            user: User { id: UserId::random(), name: DisplayName::parse("a").expect("name") },
+            text: MessageText::parse(text.into()).expect("text"),
+            ts: 0,
+            client_id: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
+            reactions: vec![],
+        }
+    }
+
+    fn edit(seq: Seq, message: Message) -> Entry {
+        let user = message.user.clone();
+        let room = message.room.clone();
+        Entry::Change(Change { room, seq, kind: ChangeKind::Edit, user, ts: 0, message })
+    }
+
+    #[test]
+    fn a_catch_up_gives_new_messages_as_they_are_now_and_one_change_per_older_message() {
+        let entries = vec![
+            edit(11, message(1, 1, "old, edited")),
+            Entry::Message(message(2, 12, "new")),
+            edit(13, message(1, 1, "old, edited twice")),
+            edit(14, message(2, 12, "new, edited")),
+        ];
+        let (history, changes) = split(entries, 10);
+        assert_eq!(
+            history.iter().map(|m| (m.seq, m.text.as_str())).collect::<Vec<_>>(),
+            [(12, "new, edited")]
+        );
+        assert_eq!(
+            changes.iter().map(|c| (c.seq, c.message.text.as_str())).collect::<Vec<_>>(),
+            [(13, "old, edited twice")]
+        );
+    }
 }

@@ -3,9 +3,9 @@
 
 use super::payload::{self, MessageRequest};
 use super::refusal::reply;
-use super::writer::Outcome;
+use super::writer::{Draft, Outcome};
 use super::{Conn, Hub, Refusal, typing};
-use crate::domain::{Message, MessageDraft, MessageText, RoomName};
+use crate::domain::{Entry, MessageDraft, MessageText, RoomName};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, State, TryData};
@@ -17,15 +17,17 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// The ok answer: the stored message in the sender's contract version.
 #[derive(Serialize)]
 struct Sent {
-    message: Message,
+    message: serde_json::Value,
 }
 
-/// A message already validated and queued for the writer. Queuing happens
-/// in this extractor because extractors run in arrival order, while
-/// handlers run as separate tasks that could overtake one another.
-pub struct Queued(Result<oneshot::Receiver<Outcome>, Refusal>);
+/// A message or change already validated and queued for the writer, and
+/// whether its sender speaks version 2. Queuing happens in an extractor
+/// because extractors run in arrival order, while handlers run as separate
+/// tasks that could overtake one another.
+pub struct Queued(pub Result<(oneshot::Receiver<Outcome>, bool), Refusal>);
 
 impl<A: Adapter> FromMessageParts<A> for Queued {
     type Error = Infallible;
@@ -40,7 +42,8 @@ impl<A: Adapter> FromMessageParts<A> for Queued {
         };
         let Ok(TryData(raw)) = TryData::<serde_json::Value>::from_message_parts(s, v, ack_id);
         let conn = s.extensions.get::<Arc<Conn>>();
-        Ok(Self(queue(&hub, conn.as_deref(), s.id, raw)))
+        let v2 = conn.as_ref().is_some_and(|c| c.v2());
+        Ok(Self(queue(&hub, conn.as_deref(), s.id, raw).map(|queued| (queued, v2))))
     }
 }
 
@@ -50,14 +53,16 @@ fn queue<A: Adapter>(
     sender: Sid,
     raw: Result<serde_json::Value, ParserError>,
 ) -> Result<oneshot::Receiver<Outcome>, Refusal> {
-    let request: MessageRequest = payload::parse(raw, "{ room, text, clientId? }")?;
+    let request: MessageRequest = payload::parse(raw, "{ room, text, clientId?, replyTo? }")?;
     let room = RoomName::parse(&request.room)?;
     let conn = conn.filter(|c| c.is_in(&room)).ok_or(Refusal::NotInRoom)?;
     let text = MessageText::parse(request.text)?;
     let client_id = payload::client_id(request.client_id)?;
+    let reply_to = request.reply_to.map(payload::id);
     let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
     conn.spend_message().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
-    Ok(hub.writer.post(MessageDraft { room, user, text, client_id }, sender))
+    let draft = MessageDraft { room, user, text, client_id, reply_to };
+    Ok(hub.writer.post(Draft::Message(draft), sender))
 }
 
 pub async fn on_message<A: Adapter>(
@@ -66,13 +71,22 @@ pub async fn on_message<A: Adapter>(
     ack: AckSender<A>,
     Queued(queued): Queued,
 ) {
-    let outcome = match queued {
-        Ok(committed) => committed.await.unwrap_or(Err(Refusal::Unavailable)),
-        Err(refusal) => Err(refusal),
+    let (outcome, v2) = match queued {
+        Ok((committed, v2)) => (committed.await.unwrap_or(Err(Refusal::Unavailable)), v2),
+        Err(refusal) => (Err(refusal), false),
     };
+    let outcome = outcome.and_then(|entry| match entry {
+        Entry::Message(message) => Ok(message),
+        Entry::Change(_) => Err(Refusal::Unavailable),
+    });
     if let Ok(message) = &outcome {
         // Sending ends typing; others should not see "is typing" linger.
         typing::stop(&hub, &io, &message.room, &message.user);
     }
-    reply(ack, &hub.metrics, &outcome.map(|message| Sent { message }));
+    let sent = outcome.and_then(|message| {
+        let json =
+            if v2 { serde_json::to_value(&message) } else { serde_json::to_value(message.v1()) };
+        json.map(|message| Sent { message }).map_err(|_| Refusal::Unavailable)
+    });
+    reply(ack, &hub.metrics, &sent);
 }

@@ -2,6 +2,7 @@
 //! contract (`docs/protocol.md`). Every handler is generic over the
 //! socketioxide adapter, so a cluster adapter slots in unchanged.
 
+mod change;
 mod conn;
 mod fanout;
 mod history;
@@ -24,7 +25,7 @@ pub use conn::Conn;
 pub use refusal::Refusal;
 
 use crate::config::Config;
-use crate::domain::{Message, RoomName, Seq, User};
+use crate::domain::{Entry, RoomName, Seq, User};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -51,11 +52,16 @@ pub mod events {
     pub const HISTORY: &str = "history";
     pub const ROOMS: &str = "rooms";
     pub const PRESENCE: &str = "presence";
+    pub const EDIT: &str = "edit";
+    pub const DELETE: &str = "delete";
+    pub const REACT: &str = "react";
+    pub const CHANGE: &str = "change";
 
     /// What clients send.
-    pub const FROM_CLIENT: [&str; 6] = [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS];
-    /// What the server sends.
-    pub const FROM_SERVER: [&str; 4] = [SESSION, MESSAGE, PRESENCE, TYPING];
+    pub const FROM_CLIENT: [&str; 9] =
+        [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS, EDIT, DELETE, REACT];
+    /// What the server sends (`change` only to version 2 clients).
+    pub const FROM_SERVER: [&str; 5] = [SESSION, MESSAGE, PRESENCE, TYPING, CHANGE];
 }
 
 /// Everything a handler needs: cheap to clone, one `Arc`.
@@ -163,8 +169,8 @@ struct Inbound<A: Adapter> {
 }
 
 impl<A: Adapter> FromPeers for Inbound<A> {
-    fn message(&self, message: Message) {
-        self.streams.remote(message);
+    fn entry(&self, entry: Entry) {
+        self.streams.remote(entry);
     }
 
     fn typing(&self, room: RoomName, user: User, typing: bool) {

@@ -25,6 +25,20 @@ pub struct MessageRequest {
     pub text: String,
     #[serde(rename = "clientId")]
     pub client_id: Option<String>,
+    #[serde(rename = "replyTo")]
+    pub reply_to: Option<u64>,
+}
+
+/// `edit`, `delete` and `react`: which message, and the edit's text or the
+/// reaction's emoji.
+#[derive(Debug, Deserialize)]
+pub struct ChangeRequest {
+    pub room: String,
+    pub id: u64,
+    pub text: Option<String>,
+    pub emoji: Option<String>,
+    #[serde(rename = "clientId")]
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +73,11 @@ pub fn parse<T: DeserializeOwned>(
         let reason = e.to_string().replace("u64", "a non-negative integer");
         Refusal::BadRequest(format!("expected {shape}: {reason}"))
     })
+}
+
+/// Message ids from clients fit the store's signed integers.
+pub fn id(raw: u64) -> i64 {
+    i64::try_from(raw).unwrap_or(i64::MAX)
 }
 
 /// Seqs from clients fit the store's signed integers.

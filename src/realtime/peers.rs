@@ -2,21 +2,22 @@
 //! this process tells them ([`Peers`]) and what they tell it
 //! ([`FromPeers`]). One process alone has none ([`Alone`]).
 
-use crate::domain::{Message, RoomName, Seq, User};
+use crate::domain::{Entry, RoomName, Seq, User};
 
 /// Tells the other processes what happened here.
 pub trait Peers: Send + Sync + 'static {
-    /// Messages this process committed, in commit order.
-    fn messages(&self, messages: Vec<Message>);
+    /// Messages and changes this process committed, in commit order.
+    fn entries(&self, entries: Vec<Entry>);
     /// A user on this process started or stopped typing.
     fn typing(&self, room: &RoomName, user: &User, typing: bool);
 }
 
 /// What the other processes tell this one.
 pub trait FromPeers: Send + Sync + 'static {
-    fn message(&self, message: Message);
+    /// A message or change another process committed.
+    fn entry(&self, entry: Entry);
     fn typing(&self, room: RoomName, user: User, typing: bool);
-    /// The room has messages up to `seq`: a publish of them failed.
+    /// The room has entries up to `seq`: a publish of them failed.
     fn hint(&self, room: RoomName, seq: Seq);
     /// The link to the others was down: anything may have been missed.
     fn reconnected(&self);
@@ -28,6 +29,6 @@ pub trait FromPeers: Send + Sync + 'static {
 pub struct Alone;
 
 impl Peers for Alone {
-    fn messages(&self, _messages: Vec<Message>) {}
+    fn entries(&self, _entries: Vec<Entry>) {}
     fn typing(&self, _room: &RoomName, _user: &User, _typing: bool) {}
 }

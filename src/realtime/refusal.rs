@@ -4,7 +4,7 @@
 use super::presence::DirectoryError;
 use crate::domain::DomainError;
 use crate::metrics::Metrics;
-use crate::store::StoreError;
+use crate::store::{Rejected, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -34,6 +34,9 @@ pub enum Refusal {
     BadRequest(String),
     #[error("storage is unavailable; nothing was stored")]
     Unavailable,
+    /// A change the store refused (protocol version 2).
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
 }
 
 impl Refusal {
@@ -46,6 +49,10 @@ impl Refusal {
             Self::Invalid(DomainError::EmptyMessage) => "invalid_message",
             Self::Invalid(DomainError::MessageTooLong) => "too_large",
             Self::Invalid(DomainError::InvalidClientId) => "bad_request",
+            Self::Invalid(DomainError::InvalidEmoji) => "invalid_reaction",
+            Self::Rejected(Rejected::NotFound) => "not_found",
+            Self::Rejected(Rejected::Forbidden) => "forbidden",
+            Self::Rejected(Rejected::TooManyReactions) => "too_large",
             Self::NameTaken => "name_taken",
             Self::NotInRoom => "not_in_room",
             Self::RateLimited { .. } | Self::JoinsLimited { .. } | Self::TooManyRooms { .. } => {

@@ -2,7 +2,7 @@
 //! and what leaving looks like to the rooms it was in.
 
 use super::presence::Departure;
-use super::{Conn, Hub, events, history, join, message, typing};
+use super::{Conn, Hub, change, events, history, join, message, typing};
 use crate::domain::UserId;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -20,21 +20,33 @@ pub async fn identify<A: Adapter>(
     State(hub): State<Hub<A>>,
     TryData(auth): TryData<serde_json::Value>,
 ) -> Result<(), Infallible> {
+    let auth = auth.ok();
     let known = auth
-        .ok()
         .as_ref()
         .and_then(|auth| auth.get("token")?.as_str().map(str::to_owned))
         .and_then(|token| hub.keyring.verify(&token));
     let user = known.unwrap_or_else(UserId::random);
-    s.extensions.insert(Arc::new(Conn::new(user, &hub.limits)));
+    let protocol = protocol(auth.as_ref());
+    s.extensions.insert(Arc::new(Conn::new(user, protocol, &hub.limits)));
     s.on(events::JOIN, join::on_join::<A>);
     s.on(events::LEAVE, join::on_leave::<A>);
     s.on(events::MESSAGE, message::on_message::<A>);
     s.on(events::TYPING, typing::on_typing::<A>);
     s.on(events::HISTORY, history::on_history::<A>);
     s.on(events::ROOMS, history::on_rooms::<A>);
+    s.on(events::EDIT, change::on_edit::<A>);
+    s.on(events::DELETE, change::on_delete::<A>);
+    s.on(events::REACT, change::on_react::<A>);
     s.on_disconnect(on_disconnect::<A>);
     Ok(())
+}
+
+/// The contract version `auth.protocol` asks for: 2 if it says 2 (or
+/// more), otherwise 1, so clients that know nothing of versions keep
+/// today's events.
+fn protocol(auth: Option<&serde_json::Value>) -> u8 {
+    let asked = auth.and_then(|auth| auth.get("protocol")?.as_u64()).unwrap_or(1);
+    if asked >= 2 { 2 } else { 1 }
 }
 
 /// Tells the connection who it is; the token goes to its owner only.

@@ -1,6 +1,7 @@
-//! Each room's ordered stream: the one place that delivers a room's
-//! messages to this process's connections, strictly in `seq` order with no
-//! gap. Messages come from this process's writer and, in a cluster, from
+//! Each room's ordered stream: the one place that delivers a room's log
+//! (new messages and changes to them) to this process's connections,
+//! strictly in `seq` order with no gap. Entries come from this process's
+//! writer and, in a cluster, from
 //! the other processes over Redis, in whatever order they arrive: one that
 //! arrives early is held, and a gap that does not fill within
 //! [`GAP_WAIT`] is read from the database. Seqs are assigned under a
@@ -8,14 +9,15 @@
 //! read always fills the gap. Joins pass through here too, so a joining
 //! connection's history ends exactly where its live messages begin.
 //!
-//! The stream carries whole messages today; it is the path any later
-//! change to a room (edits, reactions) should follow to keep one order.
+//! Every entry of the log takes the room's next seq, whether it is a new
+//! message, an edit, a delete or a reaction, so the log has no gaps even
+//! though message seqs do.
 
+use super::Refusal;
 use super::fanout::{self, Skip};
 use super::tail::{Attached, TAIL_LEN, Tail};
 use super::writer::Outcome;
-use super::{Refusal, events};
-use crate::domain::{Message, RoomName, Seq};
+use crate::domain::{Entry, RoomName, Seq};
 use crate::metrics::Metrics;
 use crate::store::{Slice, Store};
 use socketioxide::SocketIo;
@@ -40,10 +42,10 @@ const GAP_READ: u32 = 500;
 /// they reload from the database on the next join.
 const MAX_ROOMS: usize = 10_000;
 
-/// A message to deliver, with what is known of where it came from.
+/// A log entry to deliver, with what is known of where it came from.
 #[derive(Debug)]
 pub struct Delivery {
-    pub message: Message,
+    pub entry: Entry,
     /// The connection that sent it, when it is on this process.
     pub sender: Option<Sid>,
     pub received: Option<Instant>,
@@ -53,13 +55,13 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    fn read(message: Message) -> Self {
-        Self { message, sender: None, received: None, ack: None }
+    fn read(entry: Entry) -> Self {
+        Self { entry, sender: None, received: None, ack: None }
     }
 
     fn acknowledge(&mut self) {
         if let Some(ack) = self.ack.take() {
-            let _ = ack.send(Ok(self.message.clone()));
+            let _ = ack.send(Ok(self.entry.clone()));
         }
     }
 }
@@ -68,10 +70,11 @@ pub enum Input<A: Adapter> {
     /// Committed by this process, in commit order.
     Committed(Vec<Delivery>),
     /// Committed by another process.
-    Remote(Message),
+    Remote(Box<Entry>),
     Attach {
         socket: SocketRef<A>,
         room: RoomName,
+        since: Option<Seq>,
         reply: oneshot::Sender<Result<Attached, Refusal>>,
     },
     /// Another process committed up to this seq but could not publish it.
@@ -95,8 +98,8 @@ impl<A: Adapter> Handle<A> {
         let _ = self.0.send(Input::Committed(deliveries));
     }
 
-    pub fn remote(&self, message: Message) {
-        let _ = self.0.send(Input::Remote(message));
+    pub fn remote(&self, entry: Entry) {
+        let _ = self.0.send(Input::Remote(Box::new(entry)));
     }
 
     pub fn hint(&self, room: RoomName, seq: Seq) {
@@ -109,10 +112,17 @@ impl<A: Adapter> Handle<A> {
 
     /// Puts the socket in the room's broadcast group; returns the last seq
     /// it will not receive live (its history must end there) and the
-    /// room's newest messages up to that seq.
-    pub async fn attach(&self, socket: SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+    /// room's newest messages as of that seq, or with `since` the log
+    /// entries after it if the tail holds them.
+    pub async fn attach(
+        &self,
+        socket: SocketRef<A>,
+        room: RoomName,
+        since: Option<Seq>,
+    ) -> Result<Attached, Refusal> {
         let (reply, attached) = oneshot::channel();
-        self.0.send(Input::Attach { socket, room, reply }).map_err(|_| Refusal::Unavailable)?;
+        let input = Input::Attach { socket, room, since, reply };
+        self.0.send(input).map_err(|_| Refusal::Unavailable)?;
         attached.await.map_err(|_| Refusal::Unavailable)?
     }
 }
@@ -172,9 +182,9 @@ impl<A: Adapter> Streams<A> {
     async fn handle(&mut self, input: Input<A>) {
         match input {
             Input::Committed(deliveries) => deliveries.into_iter().for_each(|d| self.accept(d)),
-            Input::Remote(message) => self.accept(Delivery::read(message)),
-            Input::Attach { socket, room, reply } => {
-                let _ = reply.send(self.attach(&socket, room).await);
+            Input::Remote(entry) => self.accept(Delivery::read(*entry)),
+            Input::Attach { socket, room, since, reply } => {
+                let _ = reply.send(self.attach(&socket, room, since).await);
             }
             Input::Hint { room, seq } => {
                 let behind = self.rooms.get(&room).is_some_and(|s| s.tail.last() < seq);
@@ -189,13 +199,13 @@ impl<A: Adapter> Streams<A> {
 
     /// Delivers in order, holds what is early, drops what is known.
     fn accept(&mut self, mut delivery: Delivery) {
-        let room = delivery.message.room.clone();
+        let room = delivery.entry.room().clone();
         // A room nobody here follows: a later join reads it from the database.
         let Some(stream) = self.rooms.get_mut(&room) else {
             delivery.acknowledge();
             return;
         };
-        let seq = delivery.message.seq;
+        let seq = delivery.entry.seq();
         if seq <= stream.tail.last() {
             delivery.acknowledge(); // already delivered from a database read
             return;
@@ -235,15 +245,15 @@ impl<A: Adapter> Streams<A> {
 
     fn deliver(&mut self, room: &RoomName, mut delivery: Delivery) {
         let skip = delivery.sender.map_or(Skip::Nobody, Skip::Conn);
-        let reached = fanout::deliver(&self.io, room, skip, events::MESSAGE, &delivery.message);
+        let reached = fanout::deliver_entry(&self.io, room, skip, &delivery.entry);
         delivery.acknowledge();
-        let Delivery { message, received, .. } = delivery;
+        let Delivery { entry, received, .. } = delivery;
         self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
         if let Some(received) = received {
             self.metrics.delivery_lag(received.elapsed());
         }
         if let Some(stream) = self.rooms.get_mut(room) {
-            stream.tail.push(&message);
+            stream.tail.push(&entry);
         }
     }
 
@@ -269,8 +279,8 @@ impl<A: Adapter> Streams<A> {
             self.gaps.remove(room);
             return;
         };
-        match self.store.read(room, Slice::After(last), GAP_READ).await {
-            Ok(page) => page.messages.into_iter().for_each(|m| self.accept(Delivery::read(m))),
+        match self.store.log(room, last, GAP_READ).await {
+            Ok(page) => page.entries.into_iter().for_each(|e| self.accept(Delivery::read(e))),
             Err(error) => tracing::warn!(%error, %room, "cannot read a gap; retrying"),
         }
         self.release_early(room);
@@ -290,25 +300,41 @@ impl<A: Adapter> Streams<A> {
         }
     }
 
-    async fn attach(&mut self, socket: &SocketRef<A>, room: RoomName) -> Result<Attached, Refusal> {
+    async fn attach(
+        &mut self,
+        socket: &SocketRef<A>,
+        room: RoomName,
+        since: Option<Seq>,
+    ) -> Result<Attached, Refusal> {
         if self.shared && self.rooms.contains_key(&room) {
             // A message acked by another process may not have come over the
             // bus yet; its sender expects a join anywhere to include it.
             self.catch_up(&room).await;
         }
         if !self.rooms.contains_key(&room) {
-            let page = self.store.read(&room, Slice::Latest, TAIL_LEN as u32).await?;
+            let tail = self.load(&room).await?;
             self.make_room();
-            let stream = RoomStream { tail: Tail::load(page.messages), ..RoomStream::default() };
-            self.rooms.insert(room.clone(), stream);
+            self.rooms.insert(room.clone(), RoomStream { tail, ..RoomStream::default() });
         }
-        let attached = self.rooms.get(&room).map(|s| s.tail.attached()).unwrap_or_default();
+        let attached = self.rooms.get(&room).map(|s| s.tail.attached(since)).unwrap_or_default();
         // A socket gone meanwhile must not linger in the room's group.
         if !socket.connected() {
             return Err(Refusal::Unavailable);
         }
         socket.join(room.to_string());
         Ok(attached)
+    }
+
+    /// A room's tail from the database. The last seq is read first: the
+    /// page read after it may show later changes already (they are
+    /// delivered again, replacing a message's state with the same state),
+    /// and messages after it are left for the stream to deliver.
+    async fn load(&self, room: &RoomName) -> Result<Tail, Refusal> {
+        let last = self.store.last_seq(room).await?;
+        let page = self.store.read(room, Slice::Latest, TAIL_LEN as u32).await?;
+        let mut messages = page.messages;
+        messages.retain(|m| m.seq <= last);
+        Ok(Tail::load(messages, page.has_more, last))
     }
 
     fn make_room(&mut self) {

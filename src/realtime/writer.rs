@@ -1,14 +1,15 @@
-//! The task that commits this process's messages. It commits a batch of
-//! concurrent messages in one transaction (group commit), hands them to
-//! the room streams to deliver in seq order, tells the other processes,
-//! and acks each only once it is committed.
+//! The task that commits this process's messages and changes. It commits
+//! a batch of concurrent ones in one transaction (group commit), hands them
+//! to the room streams to deliver in seq order, tells the other processes,
+//! and acks each only once it is committed. Work is committed in the order
+//! it was queued: a run of messages, then a run of changes, and so on.
 
 use super::Refusal;
 use super::peers::Peers;
 use super::stream::{self, Delivery};
-use crate::domain::{Message, MessageDraft};
+use crate::domain::{ChangeDraft, Entry, MessageDraft};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Rejected, Store};
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::Sid;
 use std::sync::Arc;
@@ -19,10 +20,17 @@ use tokio::sync::{mpsc, oneshot};
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-pub type Outcome = Result<Message, Refusal>;
+pub type Outcome = Result<Entry, Refusal>;
+
+/// Something to commit.
+#[derive(Debug, Clone)]
+pub enum Draft {
+    Message(MessageDraft),
+    Change(ChangeDraft),
+}
 
 struct Post {
-    draft: MessageDraft,
+    draft: Draft,
     sender: Sid,
     received: Instant,
     reply: oneshot::Sender<Outcome>,
@@ -40,9 +48,10 @@ enum Work {
 pub struct Handle(mpsc::UnboundedSender<Work>);
 
 impl Handle {
-    /// Queues a message; called synchronously while the event is read, so
-    /// one sender's messages keep the order it sent them in.
-    pub fn post(&self, draft: MessageDraft, sender: Sid) -> oneshot::Receiver<Outcome> {
+    /// Queues a message or change; called synchronously while the event is
+    /// read, so one sender's messages and changes keep the order it sent
+    /// them in.
+    pub fn post(&self, draft: Draft, sender: Sid) -> oneshot::Receiver<Outcome> {
         let (reply, outcome) = oneshot::channel();
         let received = Instant::now();
         let _ = self.0.send(Work::Post(Post { draft, sender, received, reply }));
@@ -79,7 +88,12 @@ pub fn spawn<A: Adapter>(
         while inbox.recv_many(&mut work, MAX_BATCH).await > 0 {
             for item in work.drain(..) {
                 match item {
-                    Work::Post(post) => batch.push(post),
+                    Work::Post(post) => {
+                        if batch.last().is_some_and(|last: &Post| !same_kind(last, &post)) {
+                            writer.commit(std::mem::take(&mut batch)).await;
+                        }
+                        batch.push(post);
+                    }
                     Work::Flush(done) => {
                         if !batch.is_empty() {
                             writer.commit(std::mem::take(&mut batch)).await;
@@ -96,38 +110,131 @@ pub fn spawn<A: Adapter>(
     Handle(tx)
 }
 
+fn same_kind(a: &Post, b: &Post) -> bool {
+    matches!(
+        (&a.draft, &b.draft),
+        (Draft::Message(_), Draft::Message(_)) | (Draft::Change(_), Draft::Change(_))
+    )
+}
+
 impl<A: Adapter> Writer<A> {
+    /// Commits a run of posts of one kind.
     async fn commit(&self, posts: Vec<Post>) {
-        let drafts: Vec<MessageDraft> = posts.iter().map(|p| p.draft.clone()).collect();
+        if posts.iter().all(|p| matches!(p.draft, Draft::Message(_))) {
+            self.commit_messages(posts).await;
+        } else {
+            self.commit_changes(posts).await;
+        }
+    }
+
+    async fn commit_messages(&self, posts: Vec<Post>) {
+        let (posts, drafts) = self.known_replies(posts).await;
+        if posts.is_empty() {
+            return;
+        }
         let appended = match self.store.append(&drafts).await {
             Ok(appended) => appended,
             Err(error) => {
                 tracing::error!(%error, count = drafts.len(), "messages not stored");
-                for post in posts {
-                    let _ = post.reply.send(Err(Refusal::Unavailable));
-                }
+                refuse_all(posts);
                 return;
             }
         };
         let mut fresh = Vec::with_capacity(posts.len());
         for (post, entry) in posts.into_iter().zip(appended) {
+            let message = Entry::Message(entry.message);
             if entry.duplicate {
-                let _ = post.reply.send(Ok(entry.message));
+                let _ = post.reply.send(Ok(message));
                 continue;
             }
-            fresh.push(Delivery {
-                message: entry.message,
-                sender: Some(post.sender),
-                received: Some(post.received),
-                ack: Some(post.reply),
-            });
+            fresh.push(delivery(post, message));
         }
         self.metrics.messages_stored.fetch_add(fresh.len() as u64, Relaxed);
-        if !fresh.is_empty() {
-            let messages: Vec<Message> = fresh.iter().map(|d| d.message.clone()).collect();
-            self.peers.messages(messages);
-            // The streams deliver, then ack.
-            self.streams.committed(fresh);
+        self.publish(fresh);
+    }
+
+    /// Refuses messages answering an unknown message of their room. Messages
+    /// are never removed (a deleted one keeps its row), so a reply's target
+    /// that exists now exists when the reply commits.
+    async fn known_replies(&self, posts: Vec<Post>) -> (Vec<Post>, Vec<MessageDraft>) {
+        let mut kept = Vec::with_capacity(posts.len());
+        let mut drafts = Vec::with_capacity(posts.len());
+        for post in posts {
+            let Draft::Message(draft) = &post.draft else {
+                continue;
+            };
+            if let Some(target) = draft.reply_to {
+                match self.store.message(&draft.room, target).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        let _ = post.reply.send(Err(Refusal::Rejected(Rejected::NotFound)));
+                        continue;
+                    }
+                    Err(error) => {
+                        let _ = post.reply.send(Err(Refusal::from(error)));
+                        continue;
+                    }
+                }
+            }
+            drafts.push(draft.clone());
+            kept.push(post);
         }
+        (kept, drafts)
+    }
+
+    async fn commit_changes(&self, posts: Vec<Post>) {
+        let drafts: Vec<ChangeDraft> = posts
+            .iter()
+            .filter_map(|p| match &p.draft {
+                Draft::Change(draft) => Some(draft.clone()),
+                Draft::Message(_) => None,
+            })
+            .collect();
+        let applied = match self.store.apply(&drafts).await {
+            Ok(applied) => applied,
+            Err(error) => {
+                tracing::error!(%error, count = drafts.len(), "changes not stored");
+                refuse_all(posts);
+                return;
+            }
+        };
+        let mut fresh = Vec::with_capacity(posts.len());
+        for (post, result) in posts.into_iter().zip(applied) {
+            match result {
+                Ok(applied) if applied.duplicate => {
+                    let _ = post.reply.send(Ok(Entry::Change(applied.change)));
+                }
+                Ok(applied) => fresh.push(delivery(post, Entry::Change(applied.change))),
+                Err(rejected) => {
+                    let _ = post.reply.send(Err(Refusal::Rejected(rejected)));
+                }
+            }
+        }
+        self.publish(fresh);
+    }
+
+    /// Tells the other processes, then has the streams deliver and ack.
+    fn publish(&self, fresh: Vec<Delivery>) {
+        if fresh.is_empty() {
+            return;
+        }
+        let entries: Vec<Entry> = fresh.iter().map(|d| d.entry.clone()).collect();
+        self.peers.entries(entries);
+        self.streams.committed(fresh);
+    }
+}
+
+fn delivery(post: Post, entry: Entry) -> Delivery {
+    Delivery {
+        entry,
+        sender: Some(post.sender),
+        received: Some(post.received),
+        ack: Some(post.reply),
+    }
+}
+
+fn refuse_all(posts: Vec<Post>) {
+    for post in posts {
+        let _ = post.reply.send(Err(Refusal::Unavailable));
     }
 }

@@ -212,10 +212,14 @@ fn stored(draft: &MessageDraft, id: i64, seq: Seq, ts: i64) -> Message {
         text: draft.text.clone(),
         ts,
         client_id: draft.client_id.clone(),
+        edited_at: None,
+        deleted: false,
+        reply_to: draft.reply_to,
+        reactions: Vec::new(),
     }
 }
 
-fn now_millis() -> i64 {
+pub(super) fn now_millis() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
@@ -230,6 +234,7 @@ mod tests {
             user: User { id: user, name: DisplayName::parse("Asha").expect("name") },
             text: MessageText::parse("hi".into()).expect("text"),
             client_id: client_id.map(|c| ClientId::parse(c.into()).expect("client id")),
+            reply_to: None,
         }
     }
 

@@ -1,12 +1,16 @@
-//! Message history and the server's signing secret, behind one trait so the
+//! Message history (each room's log of messages and changes) and the
+//! server's signing secret, behind one trait so the
 //! embedded SQLite file and a shared PostgreSQL can serve the same server.
 //!
 //! - [`batch`]: how a batch is appended (retries, seqs, results), once for
 //!   both backends; each backend supplies the statements.
-//! - [`rows`]: the message row, the read queries and pages, also shared.
+//! - [`changes`]: how edits, deletes and reactions are applied, once for
+//!   both backends; each backend supplies the statements.
+//! - [`rows`]: the rows, the read queries, pages and the log, also shared.
 //! - [`sqlite`] and [`postgres`]: connection settings and SQL only.
 
 mod batch;
+mod changes;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -14,7 +18,7 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Message, MessageDraft, RoomName, Seq};
+use crate::domain::{Change, ChangeDraft, Entry, Message, MessageDraft, RoomName, Seq};
 use std::sync::Arc;
 
 /// Why storage failed. Every variant means nothing was stored.
@@ -56,6 +60,34 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// A slice of a room's log, in seq order.
+#[derive(Debug, Clone, Default)]
+pub struct LogPage {
+    pub entries: Vec<Entry>,
+    /// More entries follow this slice.
+    pub has_more: bool,
+}
+
+/// What happened to one draft of a [`Store::apply`] batch that was allowed.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub change: Change,
+    /// True when the draft repeated an earlier `clientId`: `change` is the
+    /// original (with the message's current state) and nothing was applied.
+    pub duplicate: bool,
+}
+
+/// Why a change was not applied; nothing was stored for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("no such message in this room")]
+    NotFound,
+    #[error("only the author may edit or delete a message")]
+    Forbidden,
+    #[error("a message has at most 20 different reactions")]
+    TooManyReactions,
+}
+
 /// Which slice of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slice {
@@ -75,13 +107,32 @@ pub trait Store: Send + Sync + 'static {
     /// the transaction is committed.
     ///
     /// Seqs are assigned in the database, so several stores (processes) may
-    /// append to one room at once: each room's seqs stay strictly
-    /// increasing without gaps, and commit in seq order, so once seq N is
+    /// append to one room at once: each room's log (messages and changes
+    /// together) stays numbered without gaps, and commits in seq order, so once seq N is
     /// visible to a reader every lower seq of the room is committed too.
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError>;
 
-    /// Reads up to `limit` messages of `room`, oldest first.
+    /// Reads up to `limit` messages of `room`, oldest first, in their
+    /// current state.
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError>;
+
+    /// Applies a batch of changes in one transaction, in draft order, each
+    /// taking its room's next seq like a new message. Returns one result
+    /// per draft only once the transaction is committed.
+    async fn apply(
+        &self,
+        drafts: &[ChangeDraft],
+    ) -> Result<Vec<Result<Applied, Rejected>>, StoreError>;
+
+    /// Reads up to `limit` entries of `room`'s log after `after`, in seq
+    /// order: new messages and changes, each message in its current state.
+    async fn log(&self, room: &RoomName, after: Seq, limit: u32) -> Result<LogPage, StoreError>;
+
+    /// The room's newest seq (0 for a room never written to).
+    async fn last_seq(&self, room: &RoomName) -> Result<Seq, StoreError>;
+
+    /// A message of `room` in its current state.
+    async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError>;
 
     /// The secret session tokens are signed with, created on first use.
     async fn secret(&self) -> Result<[u8; 32], StoreError>;

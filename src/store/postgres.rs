@@ -6,9 +6,10 @@
 //! parameters however large the batch, far from PostgreSQL's 65535.
 
 use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
-use super::rows::{self, MessageRow};
-use super::{Appended, Page, Slice, Store, StoreError};
-use crate::domain::{Message, MessageDraft, RoomName, Seq};
+use super::changes::{self, ChangeTx};
+use super::rows::{self, ChangeRow, MessageRow};
+use super::{Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError};
+use crate::domain::{ChangeDraft, ClientId, Message, MessageDraft, RoomName, Seq, User, UserId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -81,7 +82,32 @@ impl Store for PgStore {
     }
 
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
-        rows::read(&self.pool, room, slice, limit).await
+        rows::read::<Postgres>(&mut *self.pool.acquire().await?, room, slice, limit).await
+    }
+
+    async fn apply(
+        &self,
+        drafts: &[ChangeDraft],
+    ) -> Result<Vec<Result<Applied, Rejected>>, StoreError> {
+        let applied = changes::apply(&self.pool, drafts).await?;
+
+        Ok(applied)
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: u32) -> Result<LogPage, StoreError> {
+        rows::log::<Postgres>(&mut *self.pool.acquire().await?, room, after, limit).await
+    }
+
+    async fn last_seq(&self, room: &RoomName) -> Result<Seq, StoreError> {
+        let seq: Option<(Seq,)> = sqlx::query_as("SELECT last_seq FROM rooms WHERE name = $1")
+            .bind(room.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(seq.map_or(0, |(seq,)| seq))
+    }
+
+    async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        rows::message::<Postgres>(&mut *self.pool.acquire().await?, room, id).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
@@ -168,10 +194,10 @@ impl AppendTx for Transaction<'static, Postgres> {
         let c = Columns::of(rows);
         // RETURNING order is unspecified; (room, seq) says which row is which.
         let inserted: Vec<(i64, String, Seq)> = sqlx::query_as(
-            "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id) \
-             SELECT room, seq, user_id, user_name, text, $7, client_id \
-             FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) \
-             AS r (room, seq, user_id, user_name, text, client_id) \
+            "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id, reply_to) \
+             SELECT room, seq, user_id, user_name, text, $7, client_id, reply_to \
+             FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], \
+             $8::int8[]) AS r (room, seq, user_id, user_name, text, client_id, reply_to) \
              ON CONFLICT DO NOTHING RETURNING id, room, seq",
         )
         .bind(&c.rooms)
@@ -181,6 +207,7 @@ impl AppendTx for Transaction<'static, Postgres> {
         .bind(&c.texts)
         .bind(&c.client_ids)
         .bind(ts)
+        .bind(&c.reply_tos)
         .fetch_all(&mut **self)
         .await?;
         Ok(inserted.into_iter().map(|(id, room, seq)| ((room, seq), id)).collect())
@@ -221,6 +248,7 @@ struct Columns<'a> {
     names: Vec<&'a str>,
     texts: Vec<&'a [u8]>,
     client_ids: Vec<Option<&'a [u8]>>,
+    reply_tos: Vec<Option<i64>>,
 }
 
 impl<'a> Columns<'a> {
@@ -233,7 +261,97 @@ impl<'a> Columns<'a> {
             c.names.push(draft.user.name.as_str());
             c.texts.push(draft.text.as_str().as_bytes());
             c.client_ids.push(draft.client_id.as_ref().map(|id| id.as_str().as_bytes()));
+            c.reply_tos.push(draft.reply_to);
         }
         c
+    }
+}
+
+#[async_trait::async_trait]
+impl ChangeTx for Transaction<'static, Postgres> {
+    async fn message(&mut self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        rows::message::<Postgres>(&mut **self, room, id).await
+    }
+
+    async fn find_change(
+        &mut self,
+        room: &RoomName,
+        user: UserId,
+        client_id: &ClientId,
+    ) -> Result<Option<ChangeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, kind, message_id, user_id, user_name, ts FROM changes \
+             WHERE room = $1 AND user_id = $2 AND client_id = $3",
+        )
+        .bind(room.as_str())
+        .bind(user.to_string())
+        .bind(client_id.as_str().as_bytes())
+        .fetch_optional(&mut **self)
+        .await?)
+    }
+
+    async fn edit(&mut self, id: i64, text: &str, ts: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3")
+            .bind(text.as_bytes())
+            .bind(ts)
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET text = ''::bytea, deleted = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn unreact(&mut self, id: i64, user: UserId, emoji: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+        )
+        .bind(id)
+        .bind(user.to_string())
+        .bind(emoji)
+        .execute(&mut **self)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn react(&mut self, id: i64, user: &User, emoji: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO reactions (message_id, user_id, user_name, emoji) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(user.id.to_string())
+        .bind(user.name.as_str())
+        .bind(emoji)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn record(&mut self, draft: &ChangeDraft, seq: i64, ts: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO changes (room, seq, kind, message_id, user_id, user_name, client_id, ts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(draft.room.as_str())
+        .bind(seq)
+        .bind(draft.action.kind().as_str())
+        .bind(draft.message_id)
+        .bind(draft.user.id.to_string())
+        .bind(draft.user.name.as_str())
+        .bind(draft.client_id.as_ref().map(|c| c.as_str().as_bytes()))
+        .bind(ts)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
     }
 }

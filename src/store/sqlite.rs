@@ -3,9 +3,10 @@
 //! [`super::rows`].
 
 use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
-use super::rows::{self, MessageRow};
-use super::{Appended, Page, Slice, Store, StoreError};
-use crate::domain::{ClientId, Message, MessageDraft, RoomName, Seq};
+use super::changes::{self, ChangeTx};
+use super::rows::{self, ChangeRow, MessageRow};
+use super::{Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError};
+use crate::domain::{ChangeDraft, ClientId, Message, MessageDraft, RoomName, Seq, User, UserId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Rows per multi-row statement: 7 binds each stays far below SQLite's
+/// Rows per multi-row statement: 8 binds each stays far below SQLite's
 /// limit on bound parameters.
 const CHUNK: usize = 500;
 
@@ -33,7 +34,10 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Freed space is overwritten with zeros: a deleted message's
+            // text leaves the file, not only the table.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -41,6 +45,20 @@ impl SqliteStore {
             .map_err(StoreError::Open)?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// After a delete, moves every page out of the write-ahead log into the
+    /// main file and truncates the log, so the deleted text (zeroed there by
+    /// `secure_delete`) survives in no frame of the log either. A failure
+    /// only delays this to the next delete or SQLite's own checkpoint.
+    async fn settle_deletes(&self, drafts: &[ChangeDraft]) {
+        if !drafts.iter().any(|d| d.action == crate::domain::Action::Delete) {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await
+        {
+            tracing::warn!(%error, "cannot checkpoint after a delete");
+        }
     }
 }
 
@@ -51,7 +69,32 @@ impl Store for SqliteStore {
     }
 
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
-        rows::read(&self.pool, room, slice, limit).await
+        rows::read::<Sqlite>(&mut *self.pool.acquire().await?, room, slice, limit).await
+    }
+
+    async fn apply(
+        &self,
+        drafts: &[ChangeDraft],
+    ) -> Result<Vec<Result<Applied, Rejected>>, StoreError> {
+        let applied = changes::apply(&self.pool, drafts).await?;
+        self.settle_deletes(drafts).await;
+        Ok(applied)
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: u32) -> Result<LogPage, StoreError> {
+        rows::log::<Sqlite>(&mut *self.pool.acquire().await?, room, after, limit).await
+    }
+
+    async fn last_seq(&self, room: &RoomName) -> Result<Seq, StoreError> {
+        let seq: Option<(Seq,)> = sqlx::query_as("SELECT last_seq FROM rooms WHERE name = $1")
+            .bind(room.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(seq.map_or(0, |(seq,)| seq))
+    }
+
+    async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        rows::message::<Sqlite>(&mut *self.pool.acquire().await?, room, id).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
@@ -129,7 +172,7 @@ impl AppendTx for Transaction<'static, Sqlite> {
         let mut ids = Ids::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
             let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id) ",
+                "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id, reply_to) ",
             );
             query.push_values(chunk, |mut row, (draft, seq)| {
                 row.push_bind(draft.room.as_str())
@@ -138,7 +181,8 @@ impl AppendTx for Transaction<'static, Sqlite> {
                     .push_bind(draft.user.name.as_str())
                     .push_bind(draft.text.as_str())
                     .push_bind(ts)
-                    .push_bind(draft.client_id.as_ref().map(ClientId::as_str));
+                    .push_bind(draft.client_id.as_ref().map(ClientId::as_str))
+                    .push_bind(draft.reply_to);
             });
             // RETURNING order is unspecified; (room, seq) says which row is which.
             query.push(" ON CONFLICT DO NOTHING RETURNING id, room, seq");
@@ -173,5 +217,94 @@ impl AppendTx for Transaction<'static, Sqlite> {
 
     async fn rollback(self) -> Result<(), StoreError> {
         Ok(Transaction::rollback(self).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl ChangeTx for Transaction<'static, Sqlite> {
+    async fn message(&mut self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        rows::message::<Sqlite>(&mut **self, room, id).await
+    }
+
+    async fn find_change(
+        &mut self,
+        room: &RoomName,
+        user: UserId,
+        client_id: &ClientId,
+    ) -> Result<Option<ChangeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, kind, message_id, user_id, user_name, ts FROM changes \
+             WHERE room = $1 AND user_id = $2 AND client_id = $3",
+        )
+        .bind(room.as_str())
+        .bind(user.to_string())
+        .bind(client_id.as_str())
+        .fetch_optional(&mut **self)
+        .await?)
+    }
+
+    async fn edit(&mut self, id: i64, text: &str, ts: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3")
+            .bind(text)
+            .bind(ts)
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET text = '', deleted = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        Ok(())
+    }
+
+    async fn unreact(&mut self, id: i64, user: UserId, emoji: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
+        )
+        .bind(id)
+        .bind(user.to_string())
+        .bind(emoji)
+        .execute(&mut **self)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn react(&mut self, id: i64, user: &User, emoji: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO reactions (message_id, user_id, user_name, emoji) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(user.id.to_string())
+        .bind(user.name.as_str())
+        .bind(emoji)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn record(&mut self, draft: &ChangeDraft, seq: i64, ts: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO changes (room, seq, kind, message_id, user_id, user_name, client_id, ts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(draft.room.as_str())
+        .bind(seq)
+        .bind(draft.action.kind().as_str())
+        .bind(draft.message_id)
+        .bind(draft.user.id.to_string())
+        .bind(draft.user.name.as_str())
+        .bind(draft.client_id.as_ref().map(ClientId::as_str))
+        .bind(ts)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 use crate::helpers::{spawn_app, spawn_app_with_store};
-use baat_chit::domain::{MessageDraft, RoomName};
-use baat_chit::store::{Appended, Page, Slice, Store, StoreError};
+use baat_chit::domain::{ChangeDraft, Message, MessageDraft, RoomName, Seq};
+use baat_chit::store::{Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError};
 use std::sync::Arc;
 
 #[tokio::test]
@@ -46,6 +46,18 @@ impl Store for UnreachableDatabase {
         Err(down())
     }
     async fn read(&self, _: &RoomName, _: Slice, _: u32) -> Result<Page, StoreError> {
+        Err(down())
+    }
+    async fn apply(&self, _: &[ChangeDraft]) -> Result<Vec<Result<Applied, Rejected>>, StoreError> {
+        Err(down())
+    }
+    async fn log(&self, _: &RoomName, _: Seq, _: u32) -> Result<LogPage, StoreError> {
+        Err(down())
+    }
+    async fn last_seq(&self, _: &RoomName) -> Result<Seq, StoreError> {
+        Err(down())
+    }
+    async fn message(&self, _: &RoomName, _: i64) -> Result<Option<Message>, StoreError> {
         Err(down())
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {

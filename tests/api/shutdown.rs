@@ -4,8 +4,10 @@
 
 use crate::helpers::spawn_app_with_store;
 use crate::sio::{RawSocket, Reply};
-use baat_chit::domain::{MessageDraft, RoomName};
-use baat_chit::store::{self, Appended, Page, Slice, Store, StoreError};
+use baat_chit::domain::{ChangeDraft, Message, MessageDraft, RoomName, Seq};
+use baat_chit::store::{
+    self, Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +52,21 @@ impl Store for SlowCommits {
     }
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
         self.0.read(room, slice, limit).await
+    }
+    async fn apply(
+        &self,
+        drafts: &[ChangeDraft],
+    ) -> Result<Vec<Result<Applied, Rejected>>, StoreError> {
+        self.0.apply(drafts).await
+    }
+    async fn log(&self, room: &RoomName, after: Seq, limit: u32) -> Result<LogPage, StoreError> {
+        self.0.log(room, after, limit).await
+    }
+    async fn last_seq(&self, room: &RoomName) -> Result<Seq, StoreError> {
+        self.0.last_seq(room).await
+    }
+    async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
+        self.0.message(room, id).await
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
         self.0.secret().await

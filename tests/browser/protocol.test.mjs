@@ -13,7 +13,7 @@ function rustEvents() {
   const source = readFileSync(resolve(ROOT, "src", "realtime", "mod.rs"), "utf8");
   const block = /pub mod events \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
   const consts = Object.fromEntries([...block.matchAll(/pub const (\w+): &str = "([^"]+)";/g)].map((m) => [m[1], m[2]]));
-  const list = (name) => (new RegExp(`${name}: \\[&str; \\d+\\] = \\[([^\\]]*)\\]`).exec(block)?.[1] ?? "")
+  const list = (name) => (new RegExp(`${name}: \\[&str; \\d+\\] =\\s*\\[([^\\]]*)\\]`).exec(block)?.[1] ?? "")
     .split(",").map((s) => consts[s.trim()]).filter(Boolean).sort();
   return { fromClient: list("FROM_CLIENT"), fromServer: list("FROM_SERVER") };
 }

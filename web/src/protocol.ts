@@ -1,6 +1,8 @@
 /**
- * The Baat-Chit event contract (version 1) as TypeScript types: the one
- * place where event names and payload shapes live on the browser side.
+ * The Baat-Chit event contract as TypeScript types: the one place where
+ * event names and payload shapes live on the browser side. Version 1 is
+ * what every client gets; the version 2 parts (marked) reach a client that
+ * connects with `auth: { protocol: 2 }`.
  * tests/browser/protocol.test.mjs checks the event names against the
  * server's `realtime::events` module.
  */
@@ -11,7 +13,19 @@ export interface User {
   name: string;
 }
 
-/** A stored chat message. `seq` increases strictly within its room. */
+/** One emoji on a message and who put it there (version 2). */
+export interface Reaction {
+  emoji: string;
+  /** Distinct users. */
+  count: number;
+  users: User[];
+}
+
+/**
+ * A stored chat message in its current state, as version 1 clients get it
+ * (never a deleted one). `seq` is the room's log position it was created
+ * at: strictly increasing, with gaps where changes took a seq.
+ */
 export interface Message {
   id: number;
   room: string;
@@ -21,6 +35,36 @@ export interface Message {
   /** Server time, milliseconds since the epoch. */
   ts: number;
   clientId?: string;
+}
+
+/** A message as version 2 clients get it, in every event and answer. */
+export interface MessageV2 extends Omit<Message, "text"> {
+  /** Absent once deleted. */
+  text?: string;
+  /** When the text was last edited. */
+  editedAt?: number;
+  /** The message was deleted; its text is gone. */
+  deleted?: true;
+  /** The id of the message this one answers. */
+  replyTo?: number;
+  /** Reactions, in the order they were first added. */
+  reactions: Reaction[];
+}
+
+/** What a change did (version 2). */
+export type ChangeKind = "edit" | "delete" | "react";
+
+/** An edit, delete or reaction: an entry of the room's log (version 2). */
+export interface Change {
+  room: string;
+  /** The room's log position, in one order with new messages' seqs. */
+  seq: number;
+  kind: ChangeKind;
+  /** Who made the change. */
+  user: User;
+  ts: number;
+  /** The message's whole state right after the change. */
+  message: MessageV2;
 }
 
 export type ErrorCode =
@@ -33,6 +77,12 @@ export type ErrorCode =
   | "rate_limited"
   | "bad_request"
   | "unavailable"
+  /** Version 2: only the author may edit or delete a message. */
+  | "forbidden"
+  /** Version 2: no such message in this room (or it was deleted). */
+  | "not_found"
+  /** Version 2: a reaction is one emoji. */
+  | "invalid_reaction"
   /** Client-side only: the ack did not arrive in time. */
   | "timeout";
 
@@ -50,11 +100,15 @@ export interface JoinReply {
   you: User;
   users: User[];
   count: number;
+  /** `MessageV2` objects for a version 2 client. */
   history: Message[];
+  /** Version 2, with `since`: the newest change to each older message. */
+  changes?: Change[];
   hasMore: boolean;
 }
 
 export interface HistoryReply {
+  /** `MessageV2` objects for a version 2 client. */
   messages: Message[];
   hasMore: boolean;
 }
@@ -88,6 +142,8 @@ export interface ServerToClientEvents {
   message: (m: Message) => void;
   presence: (p: Presence) => void;
   typing: (t: Typing) => void;
+  /** Version 2 only. */
+  change: (c: Change) => void;
 }
 
 type Reply<T> = (ack: Ack<T>) => void;
@@ -96,13 +152,22 @@ type Reply<T> = (ack: Ack<T>) => void;
 export interface ClientToServerEvents {
   join: (p: { room: string; name: string; since?: number }, ack: Reply<JoinReply>) => void;
   leave: (p: { room: string }, ack: Reply<object>) => void;
-  message: (p: { room: string; text: string; clientId: string }, ack: Reply<{ message: Message }>) => void;
+  message: (
+    p: { room: string; text: string; clientId: string; replyTo?: number },
+    ack: Reply<{ message: Message }>,
+  ) => void;
   typing: (p: { room: string; typing: boolean }) => void;
   history: (
     p: { room: string; before?: number; after?: number; limit?: number },
     ack: Reply<HistoryReply>,
   ) => void;
   rooms: (p: Record<string, never>, ack: Reply<{ rooms: RoomCount[] }>) => void;
+  /** Version 2: the author replaces a message's text. */
+  edit: (p: { room: string; id: number; text: string; clientId?: string }, ack: Reply<{ change: Change }>) => void;
+  /** Version 2: the author deletes a message. */
+  delete: (p: { room: string; id: number; clientId?: string }, ack: Reply<{ change: Change }>) => void;
+  /** Version 2: adds or removes the user's reaction. */
+  react: (p: { room: string; id: number; emoji: string; clientId?: string }, ack: Reply<{ change: Change }>) => void;
 }
 
 /** Limits the server enforces; the UI checks them first for quick feedback. */

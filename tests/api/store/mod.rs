@@ -2,10 +2,12 @@
 //! (`store::sqlite::…` and `store::postgres::…`), each on a fresh database.
 //! PostgreSQL must be running at 127.0.0.1:5432; if it is not, its tests fail.
 
+mod changes;
 mod database;
 
 use baat_chit::domain::{ClientId, DisplayName, MessageDraft, MessageText, RoomName, User, UserId};
 use baat_chit::store::{Appended, Page, Slice, Store};
+use changes::*;
 use database::{Backend, TestDatabase};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -46,6 +48,14 @@ conformance!(
     a_retry_racing_its_original_on_another_pool_never_fails_the_new_messages_beside_it,
     the_signing_secret_survives_reopening_the_database,
     every_pool_on_one_database_signs_with_the_same_secret,
+    changes_take_the_rooms_next_seqs_between_messages,
+    only_the_author_may_edit_or_delete_and_unknown_messages_are_not_found,
+    a_delete_removes_the_text_and_the_reactions,
+    reactions_toggle_count_distinct_users_and_stop_at_twenty_emoji,
+    a_retried_change_is_applied_once_even_through_another_pool,
+    the_log_after_a_seq_holds_changes_to_older_messages,
+    a_reply_keeps_the_id_it_answers,
+    pools_writing_messages_and_changes_at_once_keep_the_log_gap_free,
 );
 
 fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> MessageDraft {
@@ -54,6 +64,7 @@ fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> Messa
         user: User { id: user, name: DisplayName::parse("Asha").expect("name") },
         text: MessageText::parse(text.into()).expect("text"),
         client_id: client_id.map(|c| ClientId::parse(c.into()).expect("client id")),
+        reply_to: None,
     }
 }
 
