@@ -8,11 +8,12 @@
 // Every run starts a fresh server, so runs don't inherit each other's
 // memory or history. Servers alternate within each repetition, so drift in
 // the (shared, noisy) machine hits both alike. Prints and writes medians.
-import { execFileSync, fork, spawn } from "node:child_process";
+import { execFile, execFileSync, fork, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 const BENCH = import.meta.dirname;
 const ROOT = resolve(BENCH, "..");
@@ -70,17 +71,21 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- servers
 
-/** Starts one server on a free loopback port; resolves once it says where. */
-async function startServer(kind) {
-  const dir = mkdtempSync(join(tmpdir(), "baat-chit-bench-"));
-  const [command, args, env] =
-    kind === "rust"
-      ? [
-          RUST_BIN,
-          ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`, "--rate-limit", "1000000"],
-          { RUST_LOG: "warn" },
-        ]
-      : [process.execPath, ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")], {}];
+/**
+ * Flags every baat-chit process gets, single or in the cluster, so both
+ * kinds run with the same limits: the load generator sends far faster than
+ * the default per-connection rate limit allows.
+ */
+const RUST_FLAGS = ["--rate-limit", "1000000"];
+/** Processes in the `cluster` server kind. */
+const CLUSTER_SIZE = 3;
+const PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
+const REDIS = { host: "127.0.0.1", port: 6379 };
+
+const run = promisify(execFile);
+
+/** Starts one server process; resolves once it prints where it listens. */
+async function startProcess(label, command, args, env = {}) {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let logs = "";
   child.stderr.on("data", (chunk) => (logs += chunk));
@@ -92,28 +97,22 @@ async function startServer(kind) {
       const match = /listening on (http:\/\/\S+)/.exec(out);
       if (match) found(match[1]);
     });
-    exited.then(({ code }) => fail(new Error(`${kind} server exited (${code}) before listening:\n${logs}`)));
+    exited.then(({ code }) => fail(new Error(`${label} exited (${code}) before listening:\n${logs}`)));
   });
   const proc = (file) => readFileSync(`/proc/${child.pid}/${file}`, "utf8");
   return {
-    kind,
     url,
-    /** Resident memory, KiB. */
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(proc("status"))[1]),
-    /** CPU seconds used so far (user + system). */
-    cpuSeconds: () => {
-      const fields = proc("stat").split(") ")[1].split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-    },
-    /**
-     * baat-chit's own delivery-lag counters (arrival to fan-out, so commit
-     * included), as { count, sum } seconds; null for the Node baseline.
-     */
+    cpuSeconds: () => procCpuSeconds(child.pid),
+    /** baat-chit's delivery-lag counters, as { count, sum } seconds. */
     async lag() {
-      if (kind !== "rust") return null;
       const text = await (await fetch(`${url}/metrics`)).text();
-      const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-      return { count: read("baatchit_delivery_lag_seconds_count"), sum: read("baatchit_delivery_lag_seconds_sum") };
+      const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+      return {
+        count: read("baatchit_delivery_lag_seconds_count"),
+        sum: read("baatchit_delivery_lag_seconds_sum"),
+        gapReads: read("baatchit_cluster_gap_reads_total"),
+      };
     },
     alive: () => child.exitCode === null && child.signalCode === null,
     /** Warnings and errors it logged, without colours and timestamps. */
@@ -123,15 +122,134 @@ async function startServer(kind) {
         .split("\n")
         .filter((line) => /\b(WARN|ERROR)\b|Error|error/.test(line))
         .map((line) => line.replace(/^\S+Z\s+/, "").trim()),
-    async stop() {
+    /** SIGTERM, then SIGKILL after `graceMs` (a cluster process may take 9 s to leave). */
+    async stop(graceMs = 5000) {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       const result = await exited;
       clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
       return result;
     },
   };
+}
+
+/** CPU seconds a process has used so far (user + system), or 0 once it is gone. */
+function procCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts a server of one kind: `rust` (one release process on a fresh
+ * SQLite file), `cluster` (CLUSTER_SIZE release processes on one fresh
+ * PostgreSQL database and one fresh Redis prefix) or `node` (the
+ * baseline). Its `urls` are where clients connect, round-robin; RSS, CPU
+ * and delivery lag are summed over its processes.
+ */
+async function startServer(kind) {
+  const dir = mkdtempSync(join(tmpdir(), "baat-chit-bench-"));
+  const cleanups = [() => rmSync(dir, { recursive: true, force: true })];
+  const processes = [];
+  let backing = null; // the cluster's PostgreSQL backends and Redis
+  const cleanUp = async () => {
+    await Promise.allSettled(processes.map((p) => p.stop(kind === "cluster" ? 12_000 : 5000)));
+    for (const cleanup of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(cleanup)
+        .catch((error) => console.error(`    cleaning up after ${kind}: ${error.message.split("\n")[0]}`));
+    }
+  };
+  try {
+    if (kind === "rust") {
+      const args = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`, ...RUST_FLAGS];
+      processes.push(await startProcess("rust server", RUST_BIN, args, { RUST_LOG: "warn" }));
+    } else if (kind === "cluster") {
+      const suffix = randomBytes(6).toString("hex");
+      const database = `baatchit_bench_${suffix}`;
+      const prefix = `baatchit-bench-${suffix}`;
+      try {
+        await run("pg_isready", ["-q", ...PG]);
+      } catch {
+        throw new Error("PostgreSQL not reachable at 127.0.0.1:5432 (the cluster kind needs it)");
+      }
+      await run("createdb", [...PG, database]);
+      cleanups.push(() => run("dropdb", [...PG, "--force", "--if-exists", database]));
+      cleanups.push(() => deleteRedisKeys(prefix));
+      const args = [
+        "--listen", "127.0.0.1:0",
+        "--database", `postgres://postgres@127.0.0.1:5432/${database}`,
+        "--redis", `redis://${REDIS.host}:${REDIS.port}`,
+        "--redis-prefix", prefix,
+        ...RUST_FLAGS,
+      ];
+      // One at a time: the first creates the schema.
+      for (let i = 1; i <= CLUSTER_SIZE; i++) {
+        processes.push(await startProcess(`cluster process ${i}`, RUST_BIN, args, { RUST_LOG: "warn" }));
+      }
+      backing = { database };
+    } else if (kind === "node") {
+      const args = ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")];
+      processes.push(await startProcess("node server", process.execPath, args));
+    } else {
+      throw new Error(`unknown server kind ${kind}`);
+    }
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  const sum = (f) => processes.reduce((n, p) => n + f(p), 0);
+  return {
+    kind,
+    urls: processes.map((p) => p.url),
+    /** Resident memory, KiB, summed over the processes. */
+    rssKiB: () => sum((p) => p.rssKiB()),
+    /** CPU seconds used so far (user + system), summed over the processes. */
+    cpuSeconds: () => sum((p) => p.cpuSeconds()),
+    /**
+     * baat-chit's own delivery-lag counters (arrival to fan-out, so commit
+     * included), summed over the processes, as { count, sum, gapReads };
+     * null for the Node baseline.
+     */
+    async lag() {
+      if (kind === "node") return null;
+      const each = await Promise.all(processes.map((p) => p.lag()));
+      return {
+        count: each.reduce((n, l) => n + l.count, 0),
+        sum: each.reduce((n, l) => n + l.sum, 0),
+        gapReads: each.reduce((n, l) => n + l.gapReads, 0),
+      };
+    },
+    /**
+     * CPU seconds used so far by what the cluster runs on: the PostgreSQL
+     * backends serving its database (exact), and the whole Redis server
+     * (shared with anyone else using it). Null for the other kinds.
+     */
+    async backingCpu() {
+      if (!backing) return null;
+      const { stdout } = await run("psql", [...PG, "-Atc", `select pid from pg_stat_activity where datname = '${backing.database}'`]);
+      const pids = stdout.split("\n").filter(Boolean).map(Number);
+      const postgres = pids.reduce((n, pid) => n + procCpuSeconds(pid), 0);
+      const info = (await run("redis-cli", ["-h", REDIS.host, "-p", String(REDIS.port), "info", "cpu"])).stdout;
+      const read = (name) => Number(new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? 0);
+      return { postgres, pids, redis: read("used_cpu_user") + read("used_cpu_sys") };
+    },
+    alive: () => processes.every((p) => p.alive()),
+    problems: () =>
+      processes.flatMap((p, i) => p.problems().map((line) => (processes.length > 1 ? `[process ${i + 1}] ${line}` : line))),
+    stop: cleanUp,
+  };
+}
+
+/** Deletes every key under a Redis prefix (the cluster's presence, heartbeats). */
+async function deleteRedisKeys(prefix) {
+  const cli = ["-h", REDIS.host, "-p", String(REDIS.port)];
+  const { stdout } = await run("redis-cli", [...cli, "--scan", "--pattern", `${prefix}:*`]);
+  const keys = stdout.split("\n").filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) await run("redis-cli", [...cli, "del", ...keys.slice(i, i + 500)]);
 }
 
 // ---------------------------------------------------------- load workers
@@ -174,10 +292,13 @@ function startWorkers(total) {
 /** Runs one command on every worker at once; resolves with all answers. */
 const all = (workers, cmd, args, timeoutMs) => Promise.all(workers.map((w) => w.call(cmd, args, timeoutMs)));
 
-/** Connects each worker's slice; returns how many connected and notes if not all. */
-async function connectAll(workers, url, total, notes) {
+/**
+ * Connects each worker's slice, client i to urls[i % urls.length]; returns
+ * how many connected and notes if not all.
+ */
+async function connectAll(workers, urls, total, notes) {
   const replies = await Promise.all(
-    workers.map((w) => w.call("connect", { url, first: w.first, count: w.count, concurrency: 100 }, 300_000)),
+    workers.map((w) => w.call("connect", { urls, first: w.first, count: w.count, concurrency: 100 }, 300_000)),
   );
   const connected = replies.reduce((n, r) => n + r.connected, 0);
   if (connected < total) notes.push(`only ${connected} of ${total} clients connected: ${fmtFailures(replies)}`);
@@ -211,7 +332,7 @@ async function checkHealth(workers, server, expectedOpen, notes) {
     const list = Object.entries(reasons).map(([why, n]) => `${n}× ${why}`).join("; ");
     notes.push(`${expectedOpen - open} of ${expectedOpen} connections were lost (${list})`);
   }
-  if (!server.alive()) notes.push("the server process died");
+  if (!server.alive()) notes.push(server.urls.length > 1 ? "a server process died" : "the server process died");
   // Group lines that differ only in numbers and ids; show the first of each.
   const groups = new Map();
   for (const line of server.problems()) {
@@ -344,7 +465,7 @@ const SCENARIOS = {
     async run(server, workers, notes) {
       const n = num("fanout-clients");
       const senders = num("fanout-senders");
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, notes);
       await settle(server);
       const load = await measureLoad(workers, server, [0, senders], num("fanout-rate"));
@@ -368,7 +489,7 @@ const SCENARIOS = {
     async run(server, workers, notes) {
       const size = num("room-size");
       const n = num("rooms") * size;
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       await joinAll(workers, { range: [0, n], groupSize: size, concurrency: 100 }, n, notes);
       await settle(server);
       const load = await measureLoad(workers, server, [0, n], num("room-rate"));
@@ -393,7 +514,7 @@ const SCENARIOS = {
       const n = num("idle-clients");
       await sleep(1000);
       const before = server.rssKiB();
-      const { connected } = await connectAll(workers, server.url, n, notes);
+      const { connected } = await connectAll(workers, server.urls, n, notes);
       await sleep(3000); // let allocations settle (Node's GC, Rust's allocator)
       const after = server.rssKiB();
       await checkHealth(workers, server, n, notes);
@@ -409,7 +530,7 @@ const SCENARIOS = {
     clients: () => num("storm-clients"),
     async run(server, workers, notes) {
       const n = num("storm-clients");
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       // Client 0 joins first and watches presence until the count reaches n.
       await joinAll(workers, { range: [0, 1], room: "storm" }, 1, notes);
       const t0 = now();
@@ -444,17 +565,12 @@ const higherIsBetter = (metric) => /\/s\b/.test(metric) && !/\(s\)/.test(metric)
 const fmt = (x) =>
   !Number.isFinite(x) ? "n/a" : Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : x.toPrecision(3);
 
-async function runOnce(name, kind) {
-  const scenario = SCENARIOS[name];
-  const notes = [];
+/** Starts a server of `kind` and workers for `clients`, runs `task`, cleans up. */
+async function withServer(kind, clients, task) {
   const server = await startServer(kind);
-  const workers = startWorkers(scenario.clients());
+  const workers = startWorkers(clients);
   try {
-    const metrics = await scenario.run(server, workers, notes);
-    return { metrics, notes };
-  } catch (error) {
-    notes.push(`run failed: ${error.message.split("\n")[0]}`);
-    return { metrics: {}, notes };
+    return await task(server, workers);
   } finally {
     await Promise.allSettled(workers.map((w) => w.call("close", {}, 5000)));
     workers.forEach((w) => w.kill());
@@ -462,11 +578,41 @@ async function runOnce(name, kind) {
   }
 }
 
+/**
+ * One repetition of a scenario on one server kind: { metrics, notes,
+ * details } (details: extra report lines, such as a search's steps).
+ */
+async function runOnce(name, kind) {
+  const scenario = SCENARIOS[name];
+  const notes = [];
+  const details = [];
+  try {
+    const metrics = scenario.search
+      ? await scenario.search(kind, notes, details)
+      : await withServer(kind, scenario.clients(), (server, workers) => scenario.run(server, workers, notes));
+    return { metrics, notes, details };
+  } catch (error) {
+    notes.push(`run failed: ${error.message.split("\n")[0]}`);
+    return { metrics: {}, notes, details };
+  }
+}
+
+/** How the report names each server kind. */
+const LABELS = { rust: "Rust", cluster: "Cluster", node: "Node" };
+/** Ratio columns, when both kinds ran: [numerator, denominator]. */
+const RATIOS = [
+  ["rust", "node"],
+  ["cluster", "rust"],
+  ["cluster", "node"],
+];
+
 async function main() {
   const servers = opt.servers.split(",");
   const scenarios = opt.scenarios.split(",");
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}`);
-  if (servers.includes("rust") && !opt["no-build"] && !process.env.BAATCHIT_BIN) {
+  for (const k of servers) if (!LABELS[k]) throw new Error(`unknown server kind ${k} (rust, cluster, node)`);
+  const usesRust = servers.includes("rust") || servers.includes("cluster");
+  if (usesRust && !opt["no-build"] && !process.env.BAATCHIT_BIN) {
     console.log("building the release binary (cargo build --release)…");
     execFileSync("cargo", ["build", "--release", "--quiet"], { cwd: ROOT, stdio: "inherit" });
   }
@@ -475,32 +621,33 @@ async function main() {
   const started = Date.now();
   const rows = [];
   const allNotes = [];
+  const allDetails = [];
   for (const name of scenarios) {
     console.log(`\n## ${SCENARIOS[name].title()}`);
     const values = {}; // metric -> kind -> [value per rep]
     for (let rep = 1; rep <= REPS; rep++) {
       for (const kind of servers) {
-        const { metrics, notes } = await runOnce(name, kind);
+        const { metrics, notes, details } = await runOnce(name, kind);
         for (const [metric, value] of Object.entries(metrics)) {
           ((values[metric] ??= {})[kind] ??= []).push(value);
         }
         const summary = Object.entries(metrics).map(([m, v]) => `${m} ${fmt(v)}`).join(", ");
-        console.log(`  rep ${rep} ${kind.padEnd(4)}: ${summary || "no result"}`);
+        console.log(`  rep ${rep} ${kind.padEnd(7)}: ${summary || "no result"}`);
         for (const note of notes) {
           console.log(`    ! ${note}`);
           allNotes.push(`${name}, ${kind}, rep ${rep}: ${note}`);
         }
+        if (details.length) allDetails.push({ title: `${SCENARIOS[name].title()}: ${kind}, rep ${rep}`, lines: details });
       }
     }
     for (const [metric, byKind] of Object.entries(values)) {
-      const rust = median(byKind.rust ?? []);
-      const node = median(byKind.node ?? []);
-      rows.push({ scenario: SCENARIOS[name].title(), metric, rust, node, ratio: rust / node });
+      const medians = Object.fromEntries(servers.map((k) => [k, median(byKind[k] ?? [])]));
+      rows.push({ scenario: SCENARIOS[name].title(), metric, medians });
     }
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
-  report(rows, allNotes, minutes, commit);
+  report(servers, rows, allNotes, allDetails, minutes, commit);
 }
 
 /** The commit being measured, and whether src/ differs from it. */
@@ -513,28 +660,38 @@ function commitOf() {
   }
 }
 
-function report(rows, notes, minutes, commit) {
+function report(servers, rows, notes, details, minutes, commit) {
+  const ratios = RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   const header = [
-    "| scenario | metric | Rust median | Node median | Rust/Node |",
-    "|---|---|---:|---:|---:|",
+    `| scenario | metric | ${[...servers.map((k) => `${LABELS[k]} median`), ...ratios.map(([a, b]) => `${LABELS[a]}/${LABELS[b]}`)].join(" | ")} |`,
+    `|---|---|${[...servers, ...ratios].map(() => "---:").join("|")}|`,
   ];
-  const lines = rows.map(
-    (r) =>
-      `| ${r.scenario} | ${r.metric} (${higherIsBetter(r.metric) ? "higher" : "lower"} is better) | ${fmt(r.rust)} | ${fmt(r.node)} | ${fmt(r.ratio)} |`,
-  );
+  const lines = rows.map((r) => {
+    const cells = [...servers.map((k) => r.medians[k]), ...ratios.map(([a, b]) => r.medians[a] / r.medians[b])];
+    return `| ${r.scenario} | ${r.metric} (${higherIsBetter(r.metric) ? "higher" : "lower"} is better) | ${cells.map(fmt).join(" | ")} |`;
+  });
+  const describe = {
+    rust: "Rust: `target/release/baat-chit " + RUST_FLAGS.join(" ") + "`, SQLite in a temp dir (every message committed before its ack).",
+    cluster:
+      `Cluster: ${CLUSTER_SIZE} × \`target/release/baat-chit ${RUST_FLAGS.join(" ")}\` on one fresh PostgreSQL database (127.0.0.1:5432) and one fresh Redis key prefix (127.0.0.1:6379), both on this machine; clients spread round-robin over the processes. Server RSS, CPU and lag are summed over the ${CLUSTER_SIZE} processes; PostgreSQL and Redis are not in \"server CPU\".`,
+    node: "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
+  };
+  const title = servers.includes("cluster")
+    ? "# Baat-Chit benchmark: Rust server, 3-process cluster and Node.js Socket.IO baseline"
+    : "# Baat-Chit benchmark: Rust server vs Node.js Socket.IO baseline";
   const md = [
-    "# Baat-Chit benchmark: Rust server vs Node.js Socket.IO baseline",
+    title,
     "",
     `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, commit ${commit}; took ${minutes} min.`,
     `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
     "",
-    "Rust: `target/release/baat-chit --rate-limit 1000000`, SQLite in a temp dir (every message committed before its ack).",
-    "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
+    ...servers.map((k) => describe[k]),
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
     "",
     ...header,
     ...lines,
     "",
+    ...details.flatMap(({ title, lines }) => [`### ${title}`, "", ...lines, ""]),
     "## Problems seen",
     "",
     ...(notes.length ? notes.map((n) => `- ${n}`) : ["- none: every client connected, joined and stayed connected; no server warnings."]),

@@ -55,14 +55,15 @@ const countOf = (failures) => Object.values(failures).reduce((a, b) => a + b, 0)
 const inRange = ([lo, hi]) => clients.filter((c) => c.global >= lo && c.global < hi);
 
 const commands = {
-  async connect({ url, first, count, concurrency }) {
+  /** Connects clients first … first+count-1, client i to urls[i % urls.length]. */
+  async connect({ urls, first, count, concurrency }) {
     offset = first;
     const failures = {};
     const slots = Array.from({ length: count }, (_, i) => first + i);
     const started = now();
     await pool(slots, concurrency, async (global) => {
       const handlers = { onMessage, onClose };
-      const client = new Client(url, handlers);
+      const client = new Client(urls[global % urls.length], handlers);
       try {
         await client.ready;
         clients.push({ client, global, handlers });
