@@ -28,6 +28,8 @@ const { values: opt } = parseArgs({
     "fanout-clients": { type: "string", default: "1000" },
     "fanout-senders": { type: "string", default: "4" },
     "fanout-rate": { type: "string", default: "10" }, // messages/s per sender
+    "sustained-p99": { type: "string", default: "100" }, // ms: the sustained search's latency limit
+    "sustained-refine": { type: "string", default: "2" }, // bisection steps after doubling
     rooms: { type: "string", default: "1000" },
     "room-size": { type: "string", default: "10" },
     "room-rate": { type: "string", default: "0.2" }, // messages/s per client
@@ -224,18 +226,19 @@ async function startServer(kind) {
       };
     },
     /**
-     * CPU seconds used so far by what the cluster runs on: the PostgreSQL
-     * backends serving its database (exact), and the whole Redis server
-     * (shared with anyone else using it). Null for the other kinds.
+     * CPU seconds used so far by what the cluster runs on: { postgres: Map
+     * of pid to seconds for each PostgreSQL backend serving its database,
+     * redis: seconds of the whole Redis server (shared with anyone else
+     * using it) }. Null for the other kinds.
      */
     async backingCpu() {
       if (!backing) return null;
       const { stdout } = await run("psql", [...PG, "-Atc", `select pid from pg_stat_activity where datname = '${backing.database}'`]);
       const pids = stdout.split("\n").filter(Boolean).map(Number);
-      const postgres = pids.reduce((n, pid) => n + procCpuSeconds(pid), 0);
+      const postgres = new Map(pids.map((pid) => [pid, procCpuSeconds(pid)]));
       const info = (await run("redis-cli", ["-h", REDIS.host, "-p", String(REDIS.port), "info", "cpu"])).stdout;
       const read = (name) => Number(new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? 0);
-      return { postgres, pids, redis: read("used_cpu_user") + read("used_cpu_sys") };
+      return { postgres, redis: read("used_cpu_user") + read("used_cpu_sys") };
     },
     alive: () => processes.every((p) => p.alive()),
     problems: () =>
@@ -417,6 +420,84 @@ async function measureLoad(workers, server, range, rate) {
 }
 
 /**
+ * Steady load with exact accounting: `range` clients send at `rate`/s each
+ * to rooms of `receivers` + 1 clients. Every message sent in the window is
+ * followed to every receiver, however late it arrives (the workers keep
+ * counting until nothing more comes), so `lost` is exact and the latency
+ * percentiles include the stragglers.
+ */
+async function measureWindow(workers, server, range, rate, receivers) {
+  const LEAD = 500; // ms for the window's bounds to reach every worker
+  const started = now();
+  // Senders go on for a second after the window closes, so its last
+  // messages meet the same load as its first.
+  const sending = all(workers, "send", { range, rate, ms: WARMUP + LEAD + DURATION + 1000 }, 300_000);
+  const from = started + WARMUP + LEAD;
+  const to = from + DURATION;
+  await sleep(WARMUP);
+  const opened = await all(workers, "window", { from, to });
+  if (opened.some((o) => o.late)) throw new Error("a load process heard of the window after it opened");
+  const lag0 = await server.lag();
+  const backing0 = await server.backingCpu();
+  await sleep(from - now());
+  const cpu0 = server.cpuSeconds();
+  const machine0 = machineCpu();
+  await sleep(to - now());
+  const cpu = ((server.cpuSeconds() - cpu0) / (DURATION / 1000)) * 100;
+  const machine1 = machineCpu();
+  const backing1 = await server.backingCpu();
+  const lag1 = await server.lag();
+  const seconds = DURATION / 1000;
+  await sending;
+  // Drain: wait for the window's last deliveries, until all are in or
+  // nothing more arrives for 2 s.
+  let results = await all(workers, "windowResult");
+  const count = (rs, key) => rs.reduce((n, r) => n + r[key], 0);
+  const expected = count(results, "sent") * receivers;
+  let lastProgress = now();
+  let received = count(results, "received");
+  while (received < expected && now() - lastProgress < 2000) {
+    await sleep(250);
+    results = await all(workers, "windowResult");
+    if (count(results, "received") > received) lastProgress = now();
+    received = count(results, "received");
+  }
+  const histograms = results.map((r) => r.histogram);
+  const loadCpus = results.map((r) => r.cpuMicros / 1e4 / seconds);
+  const backing = backing0 && {
+    // A backend that started in the window counts whole; one that ended in it is missed.
+    postgres: ([...backing1.postgres].reduce((n, [pid, c]) => n + c - (backing0.postgres.get(pid) ?? 0), 0) / seconds) * 100,
+    redis: ((backing1.redis - backing0.redis) / seconds) * 100,
+  };
+  const loadTotal = loadCpus.reduce((a, b) => a + b, 0);
+  const backingTotal = backing ? backing.postgres + backing.redis : 0;
+  return {
+    sent: count(results, "sent"),
+    acked: count(results, "acked"),
+    sendFailures: fmtFailures(results),
+    expected,
+    received,
+    sentPerSec: count(results, "sent") / seconds,
+    deliveriesPerSec: received / seconds,
+    offeredPerSec: expected / seconds,
+    p50: percentile(histograms, 0.5),
+    p99: percentile(histograms, 0.99),
+    max: percentile(histograms, 1),
+    cpu,
+    backing,
+    // The busiest load process, in % of one core, and all of them together.
+    loadCpu: Math.max(...loadCpus),
+    loadTotal,
+    // Neither the server, its PostgreSQL and Redis, nor the load generator:
+    // other tenants of this shared machine.
+    others: ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal - backingTotal,
+    steal: ((machine1.steal - machine0.steal) / seconds) * 100,
+    serverLag: lag0 ? ((lag1.sum - lag0.sum) / (lag1.count - lag0.count)) * 1000 : NaN,
+    gapReads: lag0 ? lag1.gapReads - lag0.gapReads : NaN,
+  };
+}
+
+/**
  * Waits until the server is nearly idle (under 10% of a core for 250 ms),
  * at most 15 s: the presence traffic of a thousand joins must not spill
  * into the measurement.
@@ -479,6 +560,104 @@ const SCENARIOS = {
         "server-side lag mean (ms)": load.serverLag,
         "server CPU (%)": load.cpu,
         "(load generator) busiest process CPU (%)": load.loadCpu,
+      };
+    },
+  },
+
+  sustained: {
+    title: () =>
+      `sustained fan-out: 1 room × ${opt["fanout-clients"]} clients, ${opt["fanout-senders"]} senders from ${opt["fanout-rate"]} msg/s each, doubling while every message reaches everyone with p99 ≤ ${opt["sustained-p99"]} ms`,
+    clients: () => num("fanout-clients"),
+    /**
+     * Finds the highest send rate the server sustains: every message
+     * delivered to every receiver (counted one for one), every send acked,
+     * p99 ≤ --sustained-p99. Doubles the per-sender rate from --fanout-rate
+     * until a step fails (or halves until one passes), then bisects
+     * --sustained-refine times between the last pass and the first fail.
+     * Each step runs on a fresh server with freshly connected clients.
+     */
+    async search(kind, notes, details) {
+      const n = num("fanout-clients");
+      const senders = num("fanout-senders");
+      const limit = num("sustained-p99");
+      const steps = [];
+      const step = async (rate) => {
+        const stepNotes = [];
+        const load = await withServer(kind, n, async (server, workers) => {
+          await connectAll(workers, server.urls, n, stepNotes);
+          const replies = await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, stepNotes);
+          const joined = replies.reduce((m, r) => m + r.joined, 0);
+          await settle(server);
+          const load = await measureWindow(workers, server, [0, senders], rate, joined - 1);
+          await checkHealth(workers, server, n, stepNotes);
+          return load;
+        });
+        const failed = [];
+        const lost = load.expected - load.received;
+        if (lost > 0) failed.push(`${lost.toLocaleString("en-US")} of ${load.expected.toLocaleString("en-US")} deliveries missing`);
+        if (lost < 0) failed.push(`${(-lost).toLocaleString("en-US")} deliveries more than sent (duplicates?)`);
+        if (load.acked < load.sent) failed.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok (${load.sendFailures})`);
+        if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
+        // The load generator could not offer the rate: no point going higher.
+        const short = load.sentPerSec < rate * senders * 0.95;
+        const result = { rate, load, pass: failed.length === 0, failed, short };
+        steps.push(result);
+        const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
+        console.log(`    ${kind} step ${line}`);
+        for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
+        if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s; the load generator set the limit, the search stopped there`);
+        if (load.others > 20 || load.steal > 5) {
+          notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%`);
+        }
+        return result;
+      };
+
+      let best = null; // highest passing step
+      let worst = null; // lowest failing step
+      const first = await step(num("fanout-rate"));
+      if (first.pass) {
+        best = first;
+        for (let i = 0; i < 10 && !best.short; i++) {
+          const next = await step(best.rate * 2);
+          if (!next.pass) {
+            worst = next;
+            break;
+          }
+          best = next;
+        }
+      } else {
+        worst = first;
+        for (let i = 0; i < 4 && !best; i++) {
+          const next = await step(worst.rate / 2);
+          next.pass ? (best = next) : (worst = next);
+        }
+      }
+      for (let i = 0; i < num("sustained-refine") && best && worst && !best.short; i++) {
+        const next = await step((best.rate + worst.rate) / 2);
+        next.pass ? (best = next) : (worst = next);
+      }
+
+      details.push(
+        "| step | msg/s sent | deliveries/s | missing | p50 (ms) | p99 (ms) | server-side lag mean (ms) | gap reads | server CPU (%) | PostgreSQL + Redis CPU (%) | load gen busiest / all (%) | others (%) | result |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ...steps.map(
+          ({ load, pass, failed }, i) =>
+            `| ${i + 1} | ${fmt(load.sentPerSec)} | ${fmt(load.deliveriesPerSec)} | ${(load.expected - load.received).toLocaleString("en-US")} | ${fmt(load.p50)} | ${fmt(load.p99)} | ${fmt(load.serverLag)} | ${kind === "cluster" ? load.gapReads : "n/a"} | ${fmt(load.cpu)} | ${load.backing ? `${fmt(load.backing.postgres)} + ${fmt(load.backing.redis)}` : "n/a"} | ${fmt(load.loadCpu)} / ${fmt(load.loadTotal)} | ${fmt(load.others)} | ${pass ? "pass" : failed.join("; ")} |`,
+        ),
+      );
+      if (!best) notes.push(`no step passed, down to ${fmt(worst.rate * senders)} msg/s`);
+      const at = best?.load ?? {};
+      return {
+        "sustained deliveries/s": best ? at.deliveriesPerSec : NaN,
+        "sustained messages sent/s": best ? at.sentPerSec : NaN,
+        "latency p50 at sustained (ms)": at.p50 ?? NaN,
+        "latency p99 at sustained (ms)": at.p99 ?? NaN,
+        "server-side lag mean at sustained (ms)": at.serverLag ?? NaN,
+        "server CPU at sustained (%)": at.cpu ?? NaN,
+        "PostgreSQL + Redis CPU at sustained (%)": at.backing ? at.backing.postgres + at.backing.redis : NaN,
+        "(load generator) busiest process CPU at sustained (%)": at.loadCpu ?? NaN,
+        "(load generator) all processes CPU at sustained (%)": at.loadTotal ?? NaN,
+        "first failing step: deliveries/s offered": worst ? worst.load.offeredPerSec : NaN,
       };
     },
   },
@@ -559,6 +738,9 @@ const SCENARIOS = {
 
 /** Lower is better for times, latency, memory and CPU; higher for rates. */
 const higherIsBetter = (metric) => /\/s\b/.test(metric) && !/\(s\)/.test(metric);
+/** What the report says after a metric's name. */
+const direction = (metric) =>
+  /^first failing/.test(metric) ? "(an upper bound)" : higherIsBetter(metric) ? "(higher is better)" : "(lower is better)";
 
 // ------------------------------------------------------------------- main
 
@@ -668,7 +850,7 @@ function report(servers, rows, notes, details, minutes, commit) {
   ];
   const lines = rows.map((r) => {
     const cells = [...servers.map((k) => r.medians[k]), ...ratios.map(([a, b]) => r.medians[a] / r.medians[b])];
-    return `| ${r.scenario} | ${r.metric} (${higherIsBetter(r.metric) ? "higher" : "lower"} is better) | ${cells.map(fmt).join(" | ")} |`;
+    return `| ${r.scenario} | ${r.metric} ${direction(r.metric)} | ${cells.map(fmt).join(" | ")} |`;
   });
   const describe = {
     rust: "Rust: `target/release/baat-chit " + RUST_FLAGS.join(" ") + "`, SQLite in a temp dir (every message committed before its ack).",
