@@ -605,7 +605,7 @@ const SCENARIOS = {
         const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
         console.log(`    ${kind} step ${line}`);
         for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
-        if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s; the load generator set the limit, the search stopped there`);
+        if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s: the load generator could not offer the rate (the search does not go higher)`);
         if (load.others > 20 || load.steal > 5) {
           notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%`);
         }
