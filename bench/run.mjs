@@ -30,6 +30,8 @@ const { values: opt } = parseArgs({
     "fanout-rate": { type: "string", default: "10" }, // messages/s per sender
     "sustained-p99": { type: "string", default: "100" }, // ms: the sustained search's latency limit
     "sustained-refine": { type: "string", default: "2" }, // bisection steps after doubling
+    "sustained-retries": { type: "string", default: "2" }, // reruns of a step that failed on a noisy machine
+    noisy: { type: "string", default: "50" }, // % of a core used by other tenants that makes a window noisy
     rooms: { type: "string", default: "1000" },
     "room-size": { type: "string", default: "10" },
     "room-rate": { type: "string", default: "0.2" }, // messages/s per client
@@ -498,6 +500,21 @@ async function measureWindow(workers, server, range, rate, receivers) {
 }
 
 /**
+ * Waits (at most `maxMs`) until the rest of the machine uses less than
+ * --noisy % of a core over a second, so a step does not start in the middle
+ * of someone else's build. Resolves with the last reading.
+ */
+async function waitQuiet(maxMs = 30_000) {
+  const deadline = now() + maxMs;
+  for (;;) {
+    const before = machineCpu();
+    await sleep(1000);
+    const busy = (machineCpu().busy - before.busy) * 100;
+    if (busy < num("noisy") || now() > deadline) return busy;
+  }
+}
+
+/**
  * Waits until the server is nearly idle (under 10% of a core for 250 ms),
  * at most 15 s: the presence traffic of a thousand joins must not spill
  * into the measurement.
@@ -574,15 +591,20 @@ const SCENARIOS = {
      * p99 ≤ --sustained-p99. Doubles the per-sender rate from --fanout-rate
      * until a step fails (or halves until one passes), then bisects
      * --sustained-refine times between the last pass and the first fail.
-     * Each step runs on a fresh server with freshly connected clients.
+     * Each step runs on a fresh server with freshly connected clients, once
+     * the machine is quiet (or 30 s have passed); a step that fails while
+     * other tenants used more than --noisy % of a core is run again, up to
+     * --sustained-retries times.
      */
     async search(kind, notes, details) {
       const n = num("fanout-clients");
       const senders = num("fanout-senders");
       const limit = num("sustained-p99");
       const steps = [];
-      const step = async (rate) => {
+      const step = async (rate, attempt = 1) => {
         const stepNotes = [];
+        const quiet = await waitQuiet();
+        if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 30 s of waiting to start`);
         const load = await withServer(kind, n, async (server, workers) => {
           await connectAll(workers, server.urls, n, stepNotes);
           const replies = await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, stepNotes);
@@ -600,16 +622,20 @@ const SCENARIOS = {
         if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
         // The load generator could not offer the rate: no point going higher.
         const short = load.sentPerSec < rate * senders * 0.95;
+        const noisy = load.others > num("noisy") || load.steal > 5;
+        // Noise only makes a server look worse: a noisy pass stands, a noisy failure is rerun.
+        const retry = failed.length > 0 && noisy && attempt <= num("sustained-retries");
+        if (retry) failed.push(`noisy (others ${Math.round(load.others)}%): rerun`);
         const result = { rate, load, pass: failed.length === 0, failed, short };
         steps.push(result);
         const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
         console.log(`    ${kind} step ${line}`);
         for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
         if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s: the load generator could not offer the rate (the search does not go higher)`);
-        if (load.others > 20 || load.steal > 5) {
-          notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%`);
+        if (noisy) {
+          notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%${retry ? "; failed, so run again" : ""}`);
         }
-        return result;
+        return retry ? step(rate, attempt + 1) : result;
       };
 
       let best = null; // highest passing step
