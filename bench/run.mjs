@@ -504,7 +504,7 @@ async function measureWindow(workers, server, range, rate, receivers) {
  * --noisy % of a core over a second, so a step does not start in the middle
  * of someone else's build. Resolves with the last reading.
  */
-async function waitQuiet(maxMs = 30_000) {
+async function waitQuiet(maxMs = 60_000) {
   const deadline = now() + maxMs;
   for (;;) {
     const before = machineCpu();
@@ -592,7 +592,7 @@ const SCENARIOS = {
      * until a step fails (or halves until one passes), then bisects
      * --sustained-refine times between the last pass and the first fail.
      * Each step runs on a fresh server with freshly connected clients, once
-     * the machine is quiet (or 30 s have passed); a step that fails while
+     * the machine is quiet (or 60 s have passed); a step that fails while
      * other tenants used more than --noisy % of a core is run again, up to
      * --sustained-retries times.
      */
@@ -604,7 +604,7 @@ const SCENARIOS = {
       const step = async (rate, attempt = 1) => {
         const stepNotes = [];
         const quiet = await waitQuiet();
-        if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 30 s of waiting to start`);
+        if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 60 s of waiting to start`);
         const load = await withServer(kind, n, async (server, workers) => {
           await connectAll(workers, server.urls, n, stepNotes);
           const replies = await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, stepNotes);
