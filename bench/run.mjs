@@ -383,6 +383,7 @@ async function measureLoad(workers, server, range, rate) {
   await sleep(WARMUP);
   await all(workers, "measure", { on: true });
   const lag0 = await server.lag();
+  const backing0 = await server.backingCpu();
   const cpu0 = server.cpuSeconds();
   const machine0 = machineCpu();
   const t0 = now();
@@ -391,10 +392,12 @@ async function measureLoad(workers, server, range, rate) {
   const seconds = (now() - t0) / 1000;
   const cpu = ((server.cpuSeconds() - cpu0) / seconds) * 100;
   const machine1 = machineCpu();
-  // What neither the server nor the load generator used: other tenants of
-  // this shared machine, which make a run noisy.
+  const backing = backingPercent(backing0, await server.backingCpu(), seconds);
+  // What neither the server (with its PostgreSQL and Redis) nor the load
+  // generator used: other tenants of this shared machine, which make a run noisy.
   const loadTotal = results.reduce((n, r) => n + r.cpuMicros / 1e4 / seconds, 0);
-  const others = ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal;
+  const backingTotal = backing ? backing.postgres + backing.redis : 0;
+  const others = ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal - backingTotal;
   const steal = ((machine1.steal - machine0.steal) / seconds) * 100;
   const lag1 = await server.lag();
   // Mean time a message spent inside the server before its fan-out.
@@ -418,6 +421,16 @@ async function measureLoad(workers, server, range, rate) {
     sent: sent.reduce((n, r) => n + r.sent, 0),
     acked: sent.reduce((n, r) => n + r.acked, 0),
     sendFailures: fmtFailures(sent),
+  };
+}
+
+/** The cluster's PostgreSQL and Redis CPU between two readings, in % of a core; null for other kinds. */
+function backingPercent(before, after, seconds) {
+  if (!before || !after) return null;
+  return {
+    // A backend that started in between counts whole; one that ended is missed.
+    postgres: ([...after.postgres].reduce((n, [pid, c]) => n + c - (before.postgres.get(pid) ?? 0), 0) / seconds) * 100,
+    redis: ((after.redis - before.redis) / seconds) * 100,
   };
 }
 
@@ -466,11 +479,7 @@ async function measureWindow(workers, server, range, rate, receivers) {
   }
   const histograms = results.map((r) => r.histogram);
   const loadCpus = results.map((r) => r.cpuMicros / 1e4 / seconds);
-  const backing = backing0 && {
-    // A backend that started in the window counts whole; one that ended in it is missed.
-    postgres: ([...backing1.postgres].reduce((n, [pid, c]) => n + c - (backing0.postgres.get(pid) ?? 0), 0) / seconds) * 100,
-    redis: ((backing1.redis - backing0.redis) / seconds) * 100,
-  };
+  const backing = backingPercent(backing0, backing1, seconds);
   const loadTotal = loadCpus.reduce((a, b) => a + b, 0);
   const backingTotal = backing ? backing.postgres + backing.redis : 0;
   return {
@@ -585,6 +594,7 @@ const SCENARIOS = {
     title: () =>
       `sustained fan-out: 1 room × ${opt["fanout-clients"]} clients, ${opt["fanout-senders"]} senders from ${opt["fanout-rate"]} msg/s each, doubling while every message reaches everyone with p99 ≤ ${opt["sustained-p99"]} ms`,
     clients: () => num("fanout-clients"),
+    medianBy: "sustained deliveries/s",
     /**
      * Finds the highest send rate the server sustains: every message
      * delivered to every receiver (counted one for one), every send acked,
@@ -832,13 +842,13 @@ async function main() {
   const allDetails = [];
   for (const name of scenarios) {
     console.log(`\n## ${SCENARIOS[name].title()}`);
-    const values = {}; // metric -> kind -> [value per rep]
+    const perRep = Object.fromEntries(servers.map((k) => [k, []])); // kind -> [metrics of each rep]
+    const metricNames = new Set();
     for (let rep = 1; rep <= REPS; rep++) {
       for (const kind of servers) {
         const { metrics, notes, details } = await runOnce(name, kind);
-        for (const [metric, value] of Object.entries(metrics)) {
-          ((values[metric] ??= {})[kind] ??= []).push(value);
-        }
+        perRep[kind].push(metrics);
+        Object.keys(metrics).forEach((m) => metricNames.add(m));
         const summary = Object.entries(metrics).map(([m, v]) => `${m} ${fmt(v)}`).join(", ");
         console.log(`  rep ${rep} ${kind.padEnd(7)}: ${summary || "no result"}`);
         for (const note of notes) {
@@ -848,8 +858,18 @@ async function main() {
         if (details.length) allDetails.push({ title: `${SCENARIOS[name].title()}: ${kind}, rep ${rep}`, lines: details });
       }
     }
-    for (const [metric, byKind] of Object.entries(values)) {
-      const medians = Object.fromEntries(servers.map((k) => [k, median(byKind[k] ?? [])]));
+    // A search's metrics all describe one step, so they come from one rep:
+    // the one with the median result (a rep where nothing passed ranks
+    // lowest). Other scenarios take each metric's median on its own.
+    const by = SCENARIOS[name].medianBy;
+    const medianRep = (reps) => {
+      const ranked = [...reps].sort((a, b) => (a[by] || 0) - (b[by] || 0));
+      return ranked[Math.floor((ranked.length - 1) / 2)] ?? {};
+    };
+    for (const metric of metricNames) {
+      const medians = Object.fromEntries(
+        servers.map((k) => [k, by ? (medianRep(perRep[k])[metric] ?? NaN) : median(perRep[k].map((m) => m[metric] ?? NaN))]),
+      );
       rows.push({ scenario: SCENARIOS[name].title(), metric, medians });
     }
   }
@@ -891,7 +911,7 @@ function report(servers, rows, notes, details, minutes, commit) {
     title,
     "",
     `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, commit ${commit}; took ${minutes} min.`,
-    `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
+    `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions${opt.scenarios.split(",").some((n) => SCENARIOS[n].medianBy) ? " (a search's metrics all from its median repetition)" : ""}; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
     "",
     ...servers.map((k) => describe[k]),
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
