@@ -8,11 +8,12 @@
 // Every run starts a fresh server, so runs don't inherit each other's
 // memory or history. Servers alternate within each repetition, so drift in
 // the (shared, noisy) machine hits both alike. Prints and writes medians.
-import { execFileSync, fork, spawn } from "node:child_process";
+import { execFile, execFileSync, fork, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 const BENCH = import.meta.dirname;
 const ROOT = resolve(BENCH, "..");
@@ -27,6 +28,10 @@ const { values: opt } = parseArgs({
     "fanout-clients": { type: "string", default: "1000" },
     "fanout-senders": { type: "string", default: "4" },
     "fanout-rate": { type: "string", default: "10" }, // messages/s per sender
+    "sustained-p99": { type: "string", default: "100" }, // ms: the sustained search's latency limit
+    "sustained-refine": { type: "string", default: "2" }, // bisection steps after doubling
+    "sustained-retries": { type: "string", default: "2" }, // reruns of a step that failed on a noisy machine
+    noisy: { type: "string", default: "50" }, // % of a core used by other tenants that makes a window noisy
     rooms: { type: "string", default: "1000" },
     "room-size": { type: "string", default: "10" },
     "room-rate": { type: "string", default: "0.2" }, // messages/s per client
@@ -70,28 +75,29 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ---------------------------------------------------------------- servers
 
-/** The server's limits, all turned off: the load is many people, and one generator speaks for them all. */
-const LIMITS_OFF = [
+/**
+ * Flags every baat-chit process gets, single or in the cluster, so both
+ * kinds run with the same limits: all of them off, because the load is
+ * many people, one generator speaks for them all, and every client comes
+ * from loopback.
+ */
+const RUST_FLAGS = [
   "--rate-limit", "0",
   "--user-rate-limit", "0",
   "--join-rate-limit", "0",
   "--max-rooms-per-connection", "0",
   "--typing-interval-ms", "0",
-  // Every client comes from loopback.
   "--max-connections-per-ip", "0",
 ];
+/** Processes in the `cluster` server kind. */
+const CLUSTER_SIZE = 3;
+const PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"];
+const REDIS = { host: "127.0.0.1", port: 6379 };
 
-/** Starts one server on a free loopback port; resolves once it says where. */
-async function startServer(kind) {
-  const dir = mkdtempSync(join(tmpdir(), "baat-chit-bench-"));
-  const [command, args, env] =
-    kind === "rust"
-      ? [
-          RUST_BIN,
-          ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`, ...LIMITS_OFF],
-          { RUST_LOG: "warn" },
-        ]
-      : [process.execPath, ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")], {}];
+const run = promisify(execFile);
+
+/** Starts one server process; resolves once it prints where it listens. */
+async function startProcess(label, command, args, env = {}) {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let logs = "";
   child.stderr.on("data", (chunk) => (logs += chunk));
@@ -103,28 +109,22 @@ async function startServer(kind) {
       const match = /listening on (http:\/\/\S+)/.exec(out);
       if (match) found(match[1]);
     });
-    exited.then(({ code }) => fail(new Error(`${kind} server exited (${code}) before listening:\n${logs}`)));
+    exited.then(({ code }) => fail(new Error(`${label} exited (${code}) before listening:\n${logs}`)));
   });
   const proc = (file) => readFileSync(`/proc/${child.pid}/${file}`, "utf8");
   return {
-    kind,
     url,
-    /** Resident memory, KiB. */
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(proc("status"))[1]),
-    /** CPU seconds used so far (user + system). */
-    cpuSeconds: () => {
-      const fields = proc("stat").split(") ")[1].split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-    },
-    /**
-     * baat-chit's own delivery-lag counters (arrival to fan-out, so commit
-     * included), as { count, sum } seconds; null for the Node baseline.
-     */
+    cpuSeconds: () => procCpuSeconds(child.pid),
+    /** baat-chit's delivery-lag counters, as { count, sum } seconds. */
     async lag() {
-      if (kind !== "rust") return null;
       const text = await (await fetch(`${url}/metrics`)).text();
-      const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
-      return { count: read("baatchit_delivery_lag_seconds_count"), sum: read("baatchit_delivery_lag_seconds_sum") };
+      const read = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+      return {
+        count: read("baatchit_delivery_lag_seconds_count"),
+        sum: read("baatchit_delivery_lag_seconds_sum"),
+        gapReads: read("baatchit_cluster_gap_reads_total"),
+      };
     },
     alive: () => child.exitCode === null && child.signalCode === null,
     /** Warnings and errors it logged, without colours and timestamps. */
@@ -134,15 +134,135 @@ async function startServer(kind) {
         .split("\n")
         .filter((line) => /\b(WARN|ERROR)\b|Error|error/.test(line))
         .map((line) => line.replace(/^\S+Z\s+/, "").trim()),
-    async stop() {
+    /** SIGTERM, then SIGKILL after `graceMs` (a cluster process may take 9 s to leave). */
+    async stop(graceMs = 5000) {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       const result = await exited;
       clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
       return result;
     },
   };
+}
+
+/** CPU seconds a process has used so far (user + system), or 0 once it is gone. */
+function procCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts a server of one kind: `rust` (one release process on a fresh
+ * SQLite file), `cluster` (CLUSTER_SIZE release processes on one fresh
+ * PostgreSQL database and one fresh Redis prefix) or `node` (the
+ * baseline). Its `urls` are where clients connect, round-robin; RSS, CPU
+ * and delivery lag are summed over its processes.
+ */
+async function startServer(kind) {
+  const dir = mkdtempSync(join(tmpdir(), "baat-chit-bench-"));
+  const cleanups = [() => rmSync(dir, { recursive: true, force: true })];
+  const processes = [];
+  let backing = null; // the cluster's PostgreSQL backends and Redis
+  const cleanUp = async () => {
+    await Promise.allSettled(processes.map((p) => p.stop(kind === "cluster" ? 12_000 : 5000)));
+    for (const cleanup of cleanups.reverse()) {
+      await Promise.resolve()
+        .then(cleanup)
+        .catch((error) => console.error(`    cleaning up after ${kind}: ${error.message.split("\n")[0]}`));
+    }
+  };
+  try {
+    if (kind === "rust") {
+      const args = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/bench.db`, ...RUST_FLAGS];
+      processes.push(await startProcess("rust server", RUST_BIN, args, { RUST_LOG: "warn" }));
+    } else if (kind === "cluster") {
+      const suffix = randomBytes(6).toString("hex");
+      const database = `baatchit_bench_${suffix}`;
+      const prefix = `baatchit-bench-${suffix}`;
+      try {
+        await run("pg_isready", ["-q", ...PG]);
+      } catch {
+        throw new Error("PostgreSQL not reachable at 127.0.0.1:5432 (the cluster kind needs it)");
+      }
+      await run("createdb", [...PG, database]);
+      cleanups.push(() => run("dropdb", [...PG, "--force", "--if-exists", database]));
+      cleanups.push(() => deleteRedisKeys(prefix));
+      const args = [
+        "--listen", "127.0.0.1:0",
+        "--database", `postgres://postgres@127.0.0.1:5432/${database}`,
+        "--redis", `redis://${REDIS.host}:${REDIS.port}`,
+        "--redis-prefix", prefix,
+        ...RUST_FLAGS,
+      ];
+      // One at a time: the first creates the schema.
+      for (let i = 1; i <= CLUSTER_SIZE; i++) {
+        processes.push(await startProcess(`cluster process ${i}`, RUST_BIN, args, { RUST_LOG: "warn" }));
+      }
+      backing = { database };
+    } else if (kind === "node") {
+      const args = ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")];
+      processes.push(await startProcess("node server", process.execPath, args));
+    } else {
+      throw new Error(`unknown server kind ${kind}`);
+    }
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  const sum = (f) => processes.reduce((n, p) => n + f(p), 0);
+  return {
+    kind,
+    urls: processes.map((p) => p.url),
+    /** Resident memory, KiB, summed over the processes. */
+    rssKiB: () => sum((p) => p.rssKiB()),
+    /** CPU seconds used so far (user + system), summed over the processes. */
+    cpuSeconds: () => sum((p) => p.cpuSeconds()),
+    /**
+     * baat-chit's own delivery-lag counters (arrival to fan-out, so commit
+     * included), summed over the processes, as { count, sum, gapReads };
+     * null for the Node baseline.
+     */
+    async lag() {
+      if (kind === "node") return null;
+      const each = await Promise.all(processes.map((p) => p.lag()));
+      return {
+        count: each.reduce((n, l) => n + l.count, 0),
+        sum: each.reduce((n, l) => n + l.sum, 0),
+        gapReads: each.reduce((n, l) => n + l.gapReads, 0),
+      };
+    },
+    /**
+     * CPU seconds used so far by what the cluster runs on: { postgres: Map
+     * of pid to seconds for each PostgreSQL backend serving its database,
+     * redis: seconds of the whole Redis server (shared with anyone else
+     * using it) }. Null for the other kinds.
+     */
+    async backingCpu() {
+      if (!backing) return null;
+      const { stdout } = await run("psql", [...PG, "-Atc", `select pid from pg_stat_activity where datname = '${backing.database}'`]);
+      const pids = stdout.split("\n").filter(Boolean).map(Number);
+      const postgres = new Map(pids.map((pid) => [pid, procCpuSeconds(pid)]));
+      const info = (await run("redis-cli", ["-h", REDIS.host, "-p", String(REDIS.port), "info", "cpu"])).stdout;
+      const read = (name) => Number(new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? 0);
+      return { postgres, redis: read("used_cpu_user") + read("used_cpu_sys") };
+    },
+    alive: () => processes.every((p) => p.alive()),
+    problems: () =>
+      processes.flatMap((p, i) => p.problems().map((line) => (processes.length > 1 ? `[process ${i + 1}] ${line}` : line))),
+    stop: cleanUp,
+  };
+}
+
+/** Deletes every key under a Redis prefix (the cluster's presence, heartbeats). */
+async function deleteRedisKeys(prefix) {
+  const cli = ["-h", REDIS.host, "-p", String(REDIS.port)];
+  const { stdout } = await run("redis-cli", [...cli, "--scan", "--pattern", `${prefix}:*`]);
+  const keys = stdout.split("\n").filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) await run("redis-cli", [...cli, "del", ...keys.slice(i, i + 500)]);
 }
 
 // ---------------------------------------------------------- load workers
@@ -185,10 +305,13 @@ function startWorkers(total) {
 /** Runs one command on every worker at once; resolves with all answers. */
 const all = (workers, cmd, args, timeoutMs) => Promise.all(workers.map((w) => w.call(cmd, args, timeoutMs)));
 
-/** Connects each worker's slice; returns how many connected and notes if not all. */
-async function connectAll(workers, url, total, notes) {
+/**
+ * Connects each worker's slice, client i to urls[i % urls.length]; returns
+ * how many connected and notes if not all.
+ */
+async function connectAll(workers, urls, total, notes) {
   const replies = await Promise.all(
-    workers.map((w) => w.call("connect", { url, first: w.first, count: w.count, concurrency: 100 }, 300_000)),
+    workers.map((w) => w.call("connect", { urls, first: w.first, count: w.count, concurrency: 100 }, 300_000)),
   );
   const connected = replies.reduce((n, r) => n + r.connected, 0);
   if (connected < total) notes.push(`only ${connected} of ${total} clients connected: ${fmtFailures(replies)}`);
@@ -222,7 +345,7 @@ async function checkHealth(workers, server, expectedOpen, notes) {
     const list = Object.entries(reasons).map(([why, n]) => `${n}× ${why}`).join("; ");
     notes.push(`${expectedOpen - open} of ${expectedOpen} connections were lost (${list})`);
   }
-  if (!server.alive()) notes.push("the server process died");
+  if (!server.alive()) notes.push(server.urls.length > 1 ? "a server process died" : "the server process died");
   // Group lines that differ only in numbers and ids; show the first of each.
   const groups = new Map();
   for (const line of server.problems()) {
@@ -268,6 +391,7 @@ async function measureLoad(workers, server, range, rate) {
   await sleep(WARMUP);
   await all(workers, "measure", { on: true });
   const lag0 = await server.lag();
+  const backing0 = await server.backingCpu();
   const cpu0 = server.cpuSeconds();
   const machine0 = machineCpu();
   const t0 = now();
@@ -276,10 +400,12 @@ async function measureLoad(workers, server, range, rate) {
   const seconds = (now() - t0) / 1000;
   const cpu = ((server.cpuSeconds() - cpu0) / seconds) * 100;
   const machine1 = machineCpu();
-  // What neither the server nor the load generator used: other tenants of
-  // this shared machine, which make a run noisy.
+  const backing = backingPercent(backing0, await server.backingCpu(), seconds);
+  // What neither the server (with its PostgreSQL and Redis) nor the load
+  // generator used: other tenants of this shared machine, which make a run noisy.
   const loadTotal = results.reduce((n, r) => n + r.cpuMicros / 1e4 / seconds, 0);
-  const others = ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal;
+  const backingTotal = backing ? backing.postgres + backing.redis : 0;
+  const others = ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal - backingTotal;
   const steal = ((machine1.steal - machine0.steal) / seconds) * 100;
   const lag1 = await server.lag();
   // Mean time a message spent inside the server before its fan-out.
@@ -304,6 +430,105 @@ async function measureLoad(workers, server, range, rate) {
     acked: sent.reduce((n, r) => n + r.acked, 0),
     sendFailures: fmtFailures(sent),
   };
+}
+
+/** The cluster's PostgreSQL and Redis CPU between two readings, in % of a core; null for other kinds. */
+function backingPercent(before, after, seconds) {
+  if (!before || !after) return null;
+  return {
+    // A backend that started in between counts whole; one that ended is missed.
+    postgres: ([...after.postgres].reduce((n, [pid, c]) => n + c - (before.postgres.get(pid) ?? 0), 0) / seconds) * 100,
+    redis: ((after.redis - before.redis) / seconds) * 100,
+  };
+}
+
+/**
+ * Steady load with exact accounting: `range` clients send at `rate`/s each
+ * to rooms of `receivers` + 1 clients. Every message sent in the window is
+ * followed to every receiver, however late it arrives (the workers keep
+ * counting until nothing more comes), so `lost` is exact and the latency
+ * percentiles include the stragglers.
+ */
+async function measureWindow(workers, server, range, rate, receivers) {
+  const LEAD = 500; // ms for the window's bounds to reach every worker
+  const started = now();
+  // Senders go on for a second after the window closes, so its last
+  // messages meet the same load as its first.
+  const sending = all(workers, "send", { range, rate, ms: WARMUP + LEAD + DURATION + 1000 }, 300_000);
+  const from = started + WARMUP + LEAD;
+  const to = from + DURATION;
+  await sleep(WARMUP);
+  const opened = await all(workers, "window", { from, to });
+  if (opened.some((o) => o.late)) throw new Error("a load process heard of the window after it opened");
+  const lag0 = await server.lag();
+  const backing0 = await server.backingCpu();
+  await sleep(from - now());
+  const cpu0 = server.cpuSeconds();
+  const machine0 = machineCpu();
+  await sleep(to - now());
+  const cpu = ((server.cpuSeconds() - cpu0) / (DURATION / 1000)) * 100;
+  const machine1 = machineCpu();
+  const backing1 = await server.backingCpu();
+  const lag1 = await server.lag();
+  const seconds = DURATION / 1000;
+  await sending;
+  // Drain: wait for the window's last deliveries, until all are in or
+  // nothing more arrives for 2 s.
+  let results = await all(workers, "windowResult");
+  const count = (rs, key) => rs.reduce((n, r) => n + r[key], 0);
+  const expected = count(results, "sent") * receivers;
+  let lastProgress = now();
+  let received = count(results, "received");
+  while (received < expected && now() - lastProgress < 2000) {
+    await sleep(250);
+    results = await all(workers, "windowResult");
+    if (count(results, "received") > received) lastProgress = now();
+    received = count(results, "received");
+  }
+  const histograms = results.map((r) => r.histogram);
+  const loadCpus = results.map((r) => r.cpuMicros / 1e4 / seconds);
+  const backing = backingPercent(backing0, backing1, seconds);
+  const loadTotal = loadCpus.reduce((a, b) => a + b, 0);
+  const backingTotal = backing ? backing.postgres + backing.redis : 0;
+  return {
+    sent: count(results, "sent"),
+    acked: count(results, "acked"),
+    sendFailures: fmtFailures(results),
+    expected,
+    received,
+    sentPerSec: count(results, "sent") / seconds,
+    deliveriesPerSec: received / seconds,
+    offeredPerSec: expected / seconds,
+    p50: percentile(histograms, 0.5),
+    p99: percentile(histograms, 0.99),
+    max: percentile(histograms, 1),
+    cpu,
+    backing,
+    // The busiest load process, in % of one core, and all of them together.
+    loadCpu: Math.max(...loadCpus),
+    loadTotal,
+    // Neither the server, its PostgreSQL and Redis, nor the load generator:
+    // other tenants of this shared machine.
+    others: ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal - backingTotal,
+    steal: ((machine1.steal - machine0.steal) / seconds) * 100,
+    serverLag: lag0 ? ((lag1.sum - lag0.sum) / (lag1.count - lag0.count)) * 1000 : NaN,
+    gapReads: lag0 ? lag1.gapReads - lag0.gapReads : NaN,
+  };
+}
+
+/**
+ * Waits (at most `maxMs`) until the rest of the machine uses less than
+ * --noisy % of a core over a second, so a step does not start in the middle
+ * of someone else's build. Resolves with the last reading.
+ */
+async function waitQuiet(maxMs = 60_000) {
+  const deadline = now() + maxMs;
+  for (;;) {
+    const before = machineCpu();
+    await sleep(1000);
+    const busy = (machineCpu().busy - before.busy) * 100;
+    if (busy < num("noisy") || now() > deadline) return busy;
+  }
 }
 
 /**
@@ -355,7 +580,7 @@ const SCENARIOS = {
     async run(server, workers, notes) {
       const n = num("fanout-clients");
       const senders = num("fanout-senders");
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, notes);
       await settle(server);
       const load = await measureLoad(workers, server, [0, senders], num("fanout-rate"));
@@ -373,13 +598,121 @@ const SCENARIOS = {
     },
   },
 
+  sustained: {
+    title: () =>
+      `sustained fan-out: 1 room × ${opt["fanout-clients"]} clients, ${opt["fanout-senders"]} senders from ${opt["fanout-rate"]} msg/s each, doubling while every message reaches everyone with p99 ≤ ${opt["sustained-p99"]} ms`,
+    clients: () => num("fanout-clients"),
+    medianBy: "sustained deliveries/s",
+    /**
+     * Finds the highest send rate the server sustains: every message
+     * delivered to every receiver (counted one for one), every send acked,
+     * p99 ≤ --sustained-p99. Doubles the per-sender rate from --fanout-rate
+     * until a step fails (or halves until one passes), then bisects
+     * --sustained-refine times between the last pass and the first fail.
+     * Each step runs on a fresh server with freshly connected clients, once
+     * the machine is quiet (or 60 s have passed); a step that fails while
+     * other tenants used more than --noisy % of a core is run again, up to
+     * --sustained-retries times.
+     */
+    async search(kind, notes, details) {
+      const n = num("fanout-clients");
+      const senders = num("fanout-senders");
+      const limit = num("sustained-p99");
+      const steps = [];
+      const step = async (rate, attempt = 1) => {
+        const stepNotes = [];
+        const quiet = await waitQuiet();
+        if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 60 s of waiting to start`);
+        const load = await withServer(kind, n, async (server, workers) => {
+          await connectAll(workers, server.urls, n, stepNotes);
+          const replies = await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, stepNotes);
+          const joined = replies.reduce((m, r) => m + r.joined, 0);
+          await settle(server);
+          const load = await measureWindow(workers, server, [0, senders], rate, joined - 1);
+          await checkHealth(workers, server, n, stepNotes);
+          return load;
+        });
+        const failed = [];
+        const lost = load.expected - load.received;
+        if (lost > 0) failed.push(`${lost.toLocaleString("en-US")} of ${load.expected.toLocaleString("en-US")} deliveries missing`);
+        if (lost < 0) failed.push(`${(-lost).toLocaleString("en-US")} deliveries more than sent (duplicates?)`);
+        if (load.acked < load.sent) failed.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok (${load.sendFailures})`);
+        if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
+        // The load generator could not offer the rate: no point going higher.
+        const short = load.sentPerSec < rate * senders * 0.95;
+        const noisy = load.others > num("noisy") || load.steal > 5;
+        // Noise only makes a server look worse: a noisy pass stands, a noisy failure is rerun.
+        const retry = failed.length > 0 && noisy && attempt <= num("sustained-retries");
+        if (retry) failed.push(`noisy (others ${Math.round(load.others)}%): rerun`);
+        const result = { rate, load, pass: failed.length === 0, failed, short };
+        steps.push(result);
+        const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
+        console.log(`    ${kind} step ${line}`);
+        for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
+        if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s: the load generator could not offer the rate (the search does not go higher)`);
+        if (noisy) {
+          notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%${retry ? "; failed, so run again" : ""}`);
+        }
+        return retry ? step(rate, attempt + 1) : result;
+      };
+
+      let best = null; // highest passing step
+      let worst = null; // lowest failing step
+      const first = await step(num("fanout-rate"));
+      if (first.pass) {
+        best = first;
+        for (let i = 0; i < 10 && !best.short; i++) {
+          const next = await step(best.rate * 2);
+          if (!next.pass) {
+            worst = next;
+            break;
+          }
+          best = next;
+        }
+      } else {
+        worst = first;
+        for (let i = 0; i < 4 && !best; i++) {
+          const next = await step(worst.rate / 2);
+          next.pass ? (best = next) : (worst = next);
+        }
+      }
+      for (let i = 0; i < num("sustained-refine") && best && worst && !best.short; i++) {
+        const next = await step((best.rate + worst.rate) / 2);
+        next.pass ? (best = next) : (worst = next);
+      }
+
+      details.push(
+        "| step | msg/s sent | deliveries/s | missing | p50 (ms) | p99 (ms) | server-side lag mean (ms) | gap reads | server CPU (%) | PostgreSQL + Redis CPU (%) | load gen busiest / all (%) | others (%) | result |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ...steps.map(
+          ({ load, pass, failed }, i) =>
+            `| ${i + 1} | ${fmt(load.sentPerSec)} | ${fmt(load.deliveriesPerSec)} | ${(load.expected - load.received).toLocaleString("en-US")} | ${fmt(load.p50)} | ${fmt(load.p99)} | ${fmt(load.serverLag)} | ${kind === "cluster" ? load.gapReads : "n/a"} | ${fmt(load.cpu)} | ${load.backing ? `${fmt(load.backing.postgres)} + ${fmt(load.backing.redis)}` : "n/a"} | ${fmt(load.loadCpu)} / ${fmt(load.loadTotal)} | ${fmt(load.others)} | ${pass ? "pass" : failed.join("; ")} |`,
+        ),
+      );
+      if (!best) notes.push(`no step passed, down to ${fmt(worst.rate * senders)} msg/s`);
+      const at = best?.load ?? {};
+      return {
+        "sustained deliveries/s": best ? at.deliveriesPerSec : NaN,
+        "sustained messages sent/s": best ? at.sentPerSec : NaN,
+        "latency p50 at sustained (ms)": at.p50 ?? NaN,
+        "latency p99 at sustained (ms)": at.p99 ?? NaN,
+        "server-side lag mean at sustained (ms)": at.serverLag ?? NaN,
+        "server CPU at sustained (%)": at.cpu ?? NaN,
+        "PostgreSQL + Redis CPU at sustained (%)": at.backing ? at.backing.postgres + at.backing.redis : NaN,
+        "(load generator) busiest process CPU at sustained (%)": at.loadCpu ?? NaN,
+        "(load generator) all processes CPU at sustained (%)": at.loadTotal ?? NaN,
+        "first failing step: deliveries/s offered": worst ? worst.load.offeredPerSec : NaN,
+      };
+    },
+  },
+
   rooms: {
     title: () => `many rooms: ${opt.rooms} rooms × ${opt["room-size"]} clients, each ${opt["room-rate"]} msg/s`,
     clients: () => num("rooms") * num("room-size"),
     async run(server, workers, notes) {
       const size = num("room-size");
       const n = num("rooms") * size;
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       await joinAll(workers, { range: [0, n], groupSize: size, concurrency: 100 }, n, notes);
       await settle(server);
       const load = await measureLoad(workers, server, [0, n], num("room-rate"));
@@ -404,7 +737,7 @@ const SCENARIOS = {
       const n = num("idle-clients");
       await sleep(1000);
       const before = server.rssKiB();
-      const { connected } = await connectAll(workers, server.url, n, notes);
+      const { connected } = await connectAll(workers, server.urls, n, notes);
       await sleep(3000); // let allocations settle (Node's GC, Rust's allocator)
       const after = server.rssKiB();
       await checkHealth(workers, server, n, notes);
@@ -420,7 +753,7 @@ const SCENARIOS = {
     clients: () => num("storm-clients"),
     async run(server, workers, notes) {
       const n = num("storm-clients");
-      await connectAll(workers, server.url, n, notes);
+      await connectAll(workers, server.urls, n, notes);
       // Client 0 joins first and watches presence until the count reaches n.
       await joinAll(workers, { range: [0, 1], room: "storm" }, 1, notes);
       const t0 = now();
@@ -449,23 +782,21 @@ const SCENARIOS = {
 
 /** Lower is better for times, latency, memory and CPU; higher for rates. */
 const higherIsBetter = (metric) => /\/s\b/.test(metric) && !/\(s\)/.test(metric);
+/** What the report says after a metric's name. */
+const direction = (metric) =>
+  /^first failing/.test(metric) ? "(an upper bound)" : higherIsBetter(metric) ? "(higher is better)" : "(lower is better)";
 
 // ------------------------------------------------------------------- main
 
 const fmt = (x) =>
   !Number.isFinite(x) ? "n/a" : Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : x.toPrecision(3);
 
-async function runOnce(name, kind) {
-  const scenario = SCENARIOS[name];
-  const notes = [];
+/** Starts a server of `kind` and workers for `clients`, runs `task`, cleans up. */
+async function withServer(kind, clients, task) {
   const server = await startServer(kind);
-  const workers = startWorkers(scenario.clients());
+  const workers = startWorkers(clients);
   try {
-    const metrics = await scenario.run(server, workers, notes);
-    return { metrics, notes };
-  } catch (error) {
-    notes.push(`run failed: ${error.message.split("\n")[0]}`);
-    return { metrics: {}, notes };
+    return await task(server, workers);
   } finally {
     await Promise.allSettled(workers.map((w) => w.call("close", {}, 5000)));
     workers.forEach((w) => w.kill());
@@ -473,11 +804,41 @@ async function runOnce(name, kind) {
   }
 }
 
+/**
+ * One repetition of a scenario on one server kind: { metrics, notes,
+ * details } (details: extra report lines, such as a search's steps).
+ */
+async function runOnce(name, kind) {
+  const scenario = SCENARIOS[name];
+  const notes = [];
+  const details = [];
+  try {
+    const metrics = scenario.search
+      ? await scenario.search(kind, notes, details)
+      : await withServer(kind, scenario.clients(), (server, workers) => scenario.run(server, workers, notes));
+    return { metrics, notes, details };
+  } catch (error) {
+    notes.push(`run failed: ${error.message.split("\n")[0]}`);
+    return { metrics: {}, notes, details };
+  }
+}
+
+/** How the report names each server kind. */
+const LABELS = { rust: "Rust", cluster: "Cluster", node: "Node" };
+/** Ratio columns, when both kinds ran: [numerator, denominator]. */
+const RATIOS = [
+  ["rust", "node"],
+  ["cluster", "rust"],
+  ["cluster", "node"],
+];
+
 async function main() {
   const servers = opt.servers.split(",");
   const scenarios = opt.scenarios.split(",");
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}`);
-  if (servers.includes("rust") && !opt["no-build"] && !process.env.BAATCHIT_BIN) {
+  for (const k of servers) if (!LABELS[k]) throw new Error(`unknown server kind ${k} (rust, cluster, node)`);
+  const usesRust = servers.includes("rust") || servers.includes("cluster");
+  if (usesRust && !opt["no-build"] && !process.env.BAATCHIT_BIN) {
     console.log("building the release binary (cargo build --release)…");
     execFileSync("cargo", ["build", "--release", "--quiet"], { cwd: ROOT, stdio: "inherit" });
   }
@@ -486,32 +847,43 @@ async function main() {
   const started = Date.now();
   const rows = [];
   const allNotes = [];
+  const allDetails = [];
   for (const name of scenarios) {
     console.log(`\n## ${SCENARIOS[name].title()}`);
-    const values = {}; // metric -> kind -> [value per rep]
+    const perRep = Object.fromEntries(servers.map((k) => [k, []])); // kind -> [metrics of each rep]
+    const metricNames = new Set();
     for (let rep = 1; rep <= REPS; rep++) {
       for (const kind of servers) {
-        const { metrics, notes } = await runOnce(name, kind);
-        for (const [metric, value] of Object.entries(metrics)) {
-          ((values[metric] ??= {})[kind] ??= []).push(value);
-        }
+        const { metrics, notes, details } = await runOnce(name, kind);
+        perRep[kind].push(metrics);
+        Object.keys(metrics).forEach((m) => metricNames.add(m));
         const summary = Object.entries(metrics).map(([m, v]) => `${m} ${fmt(v)}`).join(", ");
-        console.log(`  rep ${rep} ${kind.padEnd(4)}: ${summary || "no result"}`);
+        console.log(`  rep ${rep} ${kind.padEnd(7)}: ${summary || "no result"}`);
         for (const note of notes) {
           console.log(`    ! ${note}`);
           allNotes.push(`${name}, ${kind}, rep ${rep}: ${note}`);
         }
+        if (details.length) allDetails.push({ title: `${SCENARIOS[name].title()}: ${kind}, rep ${rep}`, lines: details });
       }
     }
-    for (const [metric, byKind] of Object.entries(values)) {
-      const rust = median(byKind.rust ?? []);
-      const node = median(byKind.node ?? []);
-      rows.push({ scenario: SCENARIOS[name].title(), metric, rust, node, ratio: rust / node });
+    // A search's metrics all describe one step, so they come from one rep:
+    // the one with the median result (a rep where nothing passed ranks
+    // lowest). Other scenarios take each metric's median on its own.
+    const by = SCENARIOS[name].medianBy;
+    const medianRep = (reps) => {
+      const ranked = [...reps].sort((a, b) => (a[by] || 0) - (b[by] || 0));
+      return ranked[Math.floor((ranked.length - 1) / 2)] ?? {};
+    };
+    for (const metric of metricNames) {
+      const medians = Object.fromEntries(
+        servers.map((k) => [k, by ? (medianRep(perRep[k])[metric] ?? NaN) : median(perRep[k].map((m) => m[metric] ?? NaN))]),
+      );
+      rows.push({ scenario: SCENARIOS[name].title(), metric, medians });
     }
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
-  report(rows, allNotes, minutes, commit);
+  report(servers, rows, allNotes, allDetails, minutes, commit);
 }
 
 /** The commit being measured, and whether src/ differs from it. */
@@ -524,28 +896,38 @@ function commitOf() {
   }
 }
 
-function report(rows, notes, minutes, commit) {
+function report(servers, rows, notes, details, minutes, commit) {
+  const ratios = RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   const header = [
-    "| scenario | metric | Rust median | Node median | Rust/Node |",
-    "|---|---|---:|---:|---:|",
+    `| scenario | metric | ${[...servers.map((k) => `${LABELS[k]} median`), ...ratios.map(([a, b]) => `${LABELS[a]}/${LABELS[b]}`)].join(" | ")} |`,
+    `|---|---|${[...servers, ...ratios].map(() => "---:").join("|")}|`,
   ];
-  const lines = rows.map(
-    (r) =>
-      `| ${r.scenario} | ${r.metric} (${higherIsBetter(r.metric) ? "higher" : "lower"} is better) | ${fmt(r.rust)} | ${fmt(r.node)} | ${fmt(r.ratio)} |`,
-  );
+  const lines = rows.map((r) => {
+    const cells = [...servers.map((k) => r.medians[k]), ...ratios.map(([a, b]) => r.medians[a] / r.medians[b])];
+    return `| ${r.scenario} | ${r.metric} ${direction(r.metric)} | ${cells.map(fmt).join(" | ")} |`;
+  });
+  const describe = {
+    rust: "Rust: `target/release/baat-chit " + RUST_FLAGS.join(" ") + "`, SQLite in a temp dir (every message committed before its ack).",
+    cluster:
+      `Cluster: ${CLUSTER_SIZE} × \`target/release/baat-chit ${RUST_FLAGS.join(" ")}\` on one fresh PostgreSQL database (127.0.0.1:5432) and one fresh Redis key prefix (127.0.0.1:6379), both on this machine; clients spread round-robin over the processes. Server RSS, CPU and lag are summed over the ${CLUSTER_SIZE} processes; PostgreSQL and Redis are not in \"server CPU\".`,
+    node: "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
+  };
+  const title = servers.includes("cluster")
+    ? "# Baat-Chit benchmark: Rust server, 3-process cluster and Node.js Socket.IO baseline"
+    : "# Baat-Chit benchmark: Rust server vs Node.js Socket.IO baseline";
   const md = [
-    "# Baat-Chit benchmark: Rust server vs Node.js Socket.IO baseline",
+    title,
     "",
     `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, commit ${commit}; took ${minutes} min.`,
-    `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
+    `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions${opt.scenarios.split(",").some((n) => SCENARIOS[n].medianBy) ? " (a search's metrics all from its median repetition)" : ""}; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
     "",
-    `Rust: \`target/release/baat-chit ${LIMITS_OFF.join(" ")}\`, SQLite in a temp dir (every message committed before its ack).`,
-    "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
+    ...servers.map((k) => describe[k]),
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
     "",
     ...header,
     ...lines,
     "",
+    ...details.flatMap(({ title, lines }) => [`### ${title}`, "", ...lines, ""]),
     "## Problems seen",
     "",
     ...(notes.length ? notes.map((n) => `- ${n}`) : ["- none: every client connected, joined and stayed connected; no server warnings."]),

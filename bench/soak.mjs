@@ -80,7 +80,7 @@ report(samples, quiet);
 /** Starts the release build on a free port with a fresh database, limits off. */
 async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), "baat-chit-soak-"));
-  const args = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/soak.db`, "--rate-limit", "1000000"];
+  const args = ["--listen", "127.0.0.1:0", "--database", `sqlite://${dir}/soak.db`, "--rate-limit", "1000000", "--max-connections-per-ip", "0"];
   const env = { ...process.env, RUST_LOG: "warn", BAATCHIT_MAX_CONNECTIONS_PER_IP: "0" };
   const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let logs = "";

@@ -19,8 +19,19 @@ let unstamped = 0;
 let latency = new Uint32Array(BUCKETS + 1);
 const disconnects = new Map(); // reason -> count
 let watched; // { global, target, reachedAt } for the join storm
+/**
+ * An exact accounting window (see the `window` command): messages whose
+ * send stamp is in [from, to), counted where they were sent and wherever
+ * they arrive, however late, so expected and received deliveries can be
+ * compared one for one.
+ */
+let win = null;
 
 function onMessage(stamp) {
+  if (win && stamp >= win.from && stamp < win.to) {
+    win.received += 1;
+    win.latency[Math.min(Math.max(Math.floor((now() - stamp) * 10), 0), BUCKETS)] += 1;
+  }
   if (!measuring) return;
   deliveries += 1;
   if (Number.isNaN(stamp)) {
@@ -55,14 +66,15 @@ const countOf = (failures) => Object.values(failures).reduce((a, b) => a + b, 0)
 const inRange = ([lo, hi]) => clients.filter((c) => c.global >= lo && c.global < hi);
 
 const commands = {
-  async connect({ url, first, count, concurrency }) {
+  /** Connects clients first … first+count-1, client i to urls[i % urls.length]. */
+  async connect({ urls, first, count, concurrency }) {
     offset = first;
     const failures = {};
     const slots = Array.from({ length: count }, (_, i) => first + i);
     const started = now();
     await pool(slots, concurrency, async (global) => {
       const handlers = { onMessage, onClose };
-      const client = new Client(url, handlers);
+      const client = new Client(urls[global % urls.length], handlers);
       try {
         await client.ready;
         clients.push({ client, global, handlers });
@@ -108,6 +120,35 @@ const commands = {
     return { reachedAt: watched?.reachedAt ?? null };
   },
 
+  /**
+   * Opens an exact accounting window over send stamps [from, to) (epoch
+   * ms, set a little in the future so every worker hears of it first):
+   * this process counts the window's messages it sends, their acks, and
+   * every delivery of a window message it receives, whenever it arrives.
+   * Also notes this process's CPU use between `from` and `to`.
+   */
+  window({ from, to }) {
+    const late = now() > from;
+    win = { from, to, sent: 0, acked: 0, failures: {}, received: 0, latency: new Uint32Array(BUCKETS + 1) };
+    const opened = win;
+    setTimeout(() => {
+      opened.cpu0 = process.cpuUsage();
+      setTimeout(() => {
+        const cpu = process.cpuUsage(opened.cpu0);
+        opened.cpuMicros = cpu.user + cpu.system;
+      }, to - now());
+    }, from - now());
+    return { late };
+  },
+
+  /** What the window has counted so far. */
+  windowResult() {
+    const histogram = [];
+    win.latency.forEach((n, bucket) => n && histogram.push([bucket, n]));
+    const { sent, acked, failures, received, cpuMicros } = win;
+    return { sent, acked, failures, received, histogram, cpuMicros: cpuMicros ?? NaN };
+  },
+
   measure({ on }) {
     if (on) {
       deliveries = 0;
@@ -143,11 +184,26 @@ const commands = {
     const sendOne = (entry) => {
       sent += 1;
       if (measuring) sentMeasured += 1;
-      const text = `${STAMP}${now()}@ from c${entry.global}`;
+      const t = now();
+      const text = `${STAMP}${t}@ from c${entry.global}`;
+      // The window this message counts in, if any.
+      const counted = win && t >= win.from && t < win.to ? win : null;
+      if (counted) counted.sent += 1;
       pending.push(
         entry.client.request("message", { room: entry.room, text }).then(
-          (ack) => (ack.ok ? (acked += 1) : tally(failures, `refused: ${ack.error.code}`)),
-          (error) => tally(failures, error),
+          (ack) => {
+            if (ack.ok) {
+              acked += 1;
+              if (counted) counted.acked += 1;
+            } else {
+              tally(failures, `refused: ${ack.error.code}`);
+              if (counted) tally(counted.failures, `refused: ${ack.error.code}`);
+            }
+          },
+          (error) => {
+            tally(failures, error);
+            if (counted) tally(counted.failures, error);
+          },
         ),
       );
     };
