@@ -173,16 +173,20 @@ impl<A: Adapter> Namespace<A> {
             ProtocolVersion::V5 => Some(self.parser.encode_default(&payload).unwrap()),
             ProtocolVersion::V4 => None,
         };
+        // Connected before the client hears so: it may send its first event
+        // the moment the connect packet arrives, and that event must find
+        // the socket connected.
+        socket.set_connected(true);
         if let Err(_e) = socket.send(Packet::connect(self.path.clone(), payload)) {
             #[cfg(feature = "tracing")]
             tracing::debug!(%sid, "error sending connect packet: {_e}, closing conn");
 
+            socket.set_connected(false);
             self.remove_socket(sid);
             esocket.close(engineioxide::DisconnectReason::TransportError);
             return Err(ConnectFail);
         }
 
-        socket.set_connected(true);
         self.handler.call(socket, auth);
 
         Ok(())
