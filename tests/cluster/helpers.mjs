@@ -100,6 +100,12 @@ export function assertIncreasing(list, who) {
   }
 }
 
+/** Asserts no seq came twice (live and again in a catch-up, say). */
+export function assertUnique(list, who) {
+  const twice = list.filter((seq, i) => list.indexOf(seq) !== i);
+  assert.deepEqual(twice, [], `${who}: received twice: ${brief(twice.slice(0, 20))}`);
+}
+
 /** Asserts every seq in `expected` is in `got`, naming the first few missing. */
 export function assertContainsAll(got, expected, who) {
   const have = new Set(got);

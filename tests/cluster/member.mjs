@@ -21,6 +21,8 @@ export class Member {
     this.rooms = new Map();
     /** room → every message received, live or by catching up, in arrival order. */
     this.received = new Map();
+    /** room → the `message` events alone, in arrival order. */
+    this.live = new Map();
     /** room → this member's own acked messages. */
     this.sent = new Map();
     /** How many reconnects have been followed by a complete catch-up. */
@@ -29,7 +31,10 @@ export class Member {
     this.problems = [];
     // Come back as the same user, as the web app does with its stored token.
     client.socket.auth = { token: client.token };
-    client.socket.on("message", (message) => this.log(this.received, message.room).push(message));
+    client.socket.on("message", (message) => {
+      this.log(this.received, message.room).push(message);
+      this.log(this.live, message.room).push(message);
+    });
     client.socket.io.on("reconnect", () => this.rejoin());
   }
 
@@ -85,9 +90,19 @@ export class Member {
     }
   }
 
-  /** Seqs received in `room`, in arrival order. */
+  /** Seqs received in `room` (live or caught up), in arrival order. */
   seqs(room) {
     return this.log(this.received, room).map((message) => message.seq);
+  }
+
+  /**
+   * Seqs of the `message` events alone, in arrival order: the contract's
+   * order guarantee. A re-join's history may arrive after the first live
+   * message past it (the ack follows the join into the room), so history
+   * and live events together are only a set, merged by seq.
+   */
+  liveSeqs(room) {
+    return this.log(this.live, room).map((message) => message.seq);
   }
 
   /** Seqs this member knows of in `room`: received or its own acked ones, sorted. */
