@@ -2,7 +2,7 @@
 //! message, queue it for the writer like a message, and ack it with the
 //! stored change once committed. The store decides who may make it.
 
-use super::message::Queued;
+use super::message::{Queued, read_parts};
 use super::payload::{self, ChangeRequest};
 use super::refusal::reply;
 use super::writer::{Draft, Outcome};
@@ -11,7 +11,7 @@ use crate::domain::{Action, Change, ChangeDraft, ChangeKind, Emoji, Entry, Messa
 use serde::Serialize;
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, State, TryData};
+use socketioxide::extract::{AckSender, State};
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::{Sid, Socket};
 use socketioxide_core::Value;
@@ -56,11 +56,9 @@ impl<A: Adapter, K: Kind> FromMessageParts<A> for QueuedChange<K> {
         v: &mut Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        let Ok(State(hub)) = State::<Hub<A>>::from_message_parts(s, v, ack_id) else {
+        let Some((hub, raw, conn)) = read_parts(s, v, ack_id) else {
             return Ok(Self(Queued(Err(Refusal::Unavailable)), PhantomData));
         };
-        let Ok(TryData(raw)) = TryData::<serde_json::Value>::from_message_parts(s, v, ack_id);
-        let conn = s.extensions.get::<Arc<Conn>>();
         let queued = queue(&hub, conn.as_deref(), s.id, K::KIND, raw).map(|q| (q, true));
         Ok(Self(Queued(queued), PhantomData))
     }

@@ -37,14 +37,27 @@ impl<A: Adapter> FromMessageParts<A> for Queued {
         v: &mut Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        let Ok(State(hub)) = State::<Hub<A>>::from_message_parts(s, v, ack_id) else {
+        let Some((hub, raw, conn)) = read_parts(s, v, ack_id) else {
             return Ok(Self(Err(Refusal::Unavailable)));
         };
-        let Ok(TryData(raw)) = TryData::<serde_json::Value>::from_message_parts(s, v, ack_id);
-        let conn = s.extensions.get::<Arc<Conn>>();
         let v2 = conn.as_ref().is_some_and(|c| c.v2());
         Ok(Self(queue(&hub, conn.as_deref(), s.id, raw).map(|queued| (queued, v2))))
     }
+}
+
+/// What a queuing extractor reads: the hub, the raw payload and the
+/// sender's connection.
+pub(super) type Parts<A> = (Hub<A>, Result<serde_json::Value, ParserError>, Option<Arc<Conn>>);
+
+/// The extractor's [`Parts`]; `None` if the hub is missing.
+pub(super) fn read_parts<A: Adapter>(
+    s: &Arc<Socket<A>>,
+    v: &mut Value,
+    ack_id: &Option<i64>,
+) -> Option<Parts<A>> {
+    let State(hub) = State::<Hub<A>>::from_message_parts(s, v, ack_id).ok()?;
+    let Ok(TryData(raw)) = TryData::<serde_json::Value>::from_message_parts(s, v, ack_id);
+    Some((hub, raw, s.extensions.get::<Arc<Conn>>()))
 }
 
 fn queue<A: Adapter>(
