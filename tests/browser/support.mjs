@@ -3,13 +3,18 @@
 // bots as plain socket.io clients, and a polling `eventually` assertion.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
 import { startServer as startBinary } from "../support/server.mjs";
 
 const DIST = resolve(import.meta.dirname, "..", "..", "web", "dist");
+/** axe-core, the accessibility auditor, as source to evaluate in a page. */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+/** The WCAG 2.1 A and AA rules. */
+const WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 /** The real server, once the web app it serves has been built. */
 export function startServer(options) {
@@ -206,4 +211,33 @@ export function lowContrastText(min) {
     if (ratio < min) failures.push(`${el.tagName.toLowerCase()}.${el.className} “${el.textContent.trim().slice(0, 20)}” ${ratio.toFixed(2)}`);
   }
   return failures;
+}
+
+/**
+ * Runs axe-core's WCAG 2.1 A and AA rules on the page as it is now and
+ * fails on any violation, naming the rule and the elements. axe is
+ * evaluated through the DevTools protocol, which the page's CSP does not
+ * govern, so the app's own strict CSP stays on.
+ */
+export async function assertAccessible(page, where) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      rule: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary.replace(/\s+/g, " ")}`),
+    }));
+  }, WCAG_TAGS);
+  assert.deepEqual(violations, [], `axe finds WCAG 2.1 A/AA violations on ${where}:\n${JSON.stringify(violations, null, 2)}`);
+}
+
+/** Audits the page with axe in light and dark, leaving it in `colorScheme` (light). */
+export async function assertAccessibleBothThemes(page, where, colorScheme = "light") {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await assertAccessible(page, `${where} (${scheme})`);
+  }
+  await page.emulateMedia({ colorScheme });
 }

@@ -6,14 +6,16 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
-import type { AckError, Message, Presence, Typing } from "./protocol";
+import type { Ack, AckError, Change, MessageV2, Presence, Typing } from "./protocol";
 import { Outbox } from "./outbox";
 import type { ChatClient } from "./socket";
-import { addNotice, applyPresence, emptyRoom, highestSeq, mergeMessages, type AppState, type Store } from "./state";
-import { mentions, noticePhrase, phraseText } from "./text";
+import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
+import { changePhrase, mentions, noticePhrase, phraseText, randomId } from "./text";
 import { TypingTracker } from "./typing";
 
 const ROOMS_DEBOUNCE_MS = 300;
+/** A long absence is caught up by joining again from where the last answer ended. */
+const MAX_CATCH_UP_JOINS = 20;
 
 export interface ChatView {
   /** Ask for a (new) name for `room`, showing `error` if there is one. */
@@ -21,7 +23,7 @@ export interface ChatView {
   /** The join ack arrived: the room's canonical (lower-case) name. */
   entered(room: string): void;
   announce(text: string): void;
-  mentioned(m: Message): void;
+  mentioned(m: MessageV2): void;
 }
 
 export class Chat {
@@ -74,11 +76,11 @@ export class Chat {
     return null;
   }
 
-  /** Fetches the page of messages before the oldest one shown. */
-  async loadOlder(): Promise<void> {
+  /** Fetches the page of messages before the oldest one shown; resolves to whether it did. */
+  async loadOlder(): Promise<boolean> {
     const room = this.store.state.room;
     const oldest = room.messages[0];
-    if (!room.joined || room.loadingOlder || !room.hasOlder || !oldest) return;
+    if (!room.joined || room.loadingOlder || !room.hasOlder || !oldest) return false;
     this.store.update(() => (room.loadingOlder = true));
     const ack = await this.client.history(room.name, { before: oldest.seq, limit: 50 });
     this.store.update(() => {
@@ -87,6 +89,7 @@ export class Chat {
       mergeMessages(room, ack.messages);
       room.hasOlder = ack.hasMore;
     });
+    return ack.ok;
   }
 
   /** The composer has text (true) or was emptied, sent or left (false). */
@@ -94,9 +97,46 @@ export class Chat {
     if (this.store.state.room.joined) this.typists.local(this.target, active);
   }
 
-  send(text: string): void {
+  send(text: string, replyTo?: number): void {
     this.typing(false);
-    this.outbox.send(text);
+    this.outbox.send(text, replyTo);
+  }
+
+  /** Replaces the text of one of the reader's messages; resolves to an error or null. */
+  edit(id: number, text: string): Promise<AckError | null> {
+    return this.change((room, clientId) => this.client.edit(room, id, text, clientId));
+  }
+
+  remove(id: number): Promise<AckError | null> {
+    return this.change((room, clientId) => this.client.remove(room, id, clientId));
+  }
+
+  /** Adds the reader's reaction with `emoji`, or takes it back. */
+  react(id: number, emoji: string): Promise<AckError | null> {
+    return this.change((room, clientId) => this.client.react(room, id, emoji, clientId));
+  }
+
+  private async change(send: (room: string, clientId: string) => Promise<Ack<{ change: Change }>>): Promise<AckError | null> {
+    const room = this.store.state.room;
+    if (!room.joined) return { code: "not_in_room", message: "not connected to the room." };
+    const ack = await send(room.name, randomId());
+    if (!ack.ok) return ack.error;
+    this.store.update(() => applyChange(room, ack.change));
+    return null;
+  }
+
+  /**
+   * Loads older pages until the message `id` is in the timeline (replies
+   * quote messages that may be far back). Resolves to whether it is.
+   */
+  async reveal(id: number): Promise<boolean> {
+    const room = this.store.state.room;
+    while (!findMessage(room, id)) {
+      if (!room.joined || !room.hasOlder || room !== this.store.state.room) return false;
+      if (room.loadingOlder) await new Promise((done) => window.setTimeout(done, 50));
+      else if (!(await this.loadOlder())) return false;
+    }
+    return true;
   }
 
   /** Called every second for time-based expiries. */
@@ -119,7 +159,7 @@ export class Chat {
   private async join(name: string): Promise<AckError | null> {
     const generation = (this.joiningGeneration = this.generation);
     const room = this.store.state.room;
-    const since = this.member && room.messages.length ? highestSeq(room) : undefined;
+    const since = this.member && room.logSeq ? room.logSeq : undefined;
     const ack = await this.client.join(this.target, name, since);
     if (this.joiningGeneration === generation) this.joiningGeneration = -1;
     if (generation !== this.generation) {
@@ -138,24 +178,32 @@ export class Chat {
       Object.assign(room, { name: ack.room, joined: true, you: ack.you, count: ack.count, joinError: null });
       room.users = new Map([...ack.users, ack.you].map((u) => [u.id, u]));
       mergeMessages(room, ack.history);
+      for (const c of ack.changes ?? []) applyChange(room, c);
       if (since === undefined) room.hasOlder = ack.hasMore;
     });
     this.target = ack.room;
     this.view.entered(ack.room);
-    if (since !== undefined && ack.hasMore) await this.fillForward(generation);
+    if (since !== undefined && ack.hasMore) await this.catchUp(generation, name);
     this.outbox.flush();
     void this.refreshRooms();
     return null;
   }
 
-  /** After a long absence the re-join returns the first 500; page through the rest. */
-  private async fillForward(generation: number): Promise<void> {
-    for (;;) {
+  /**
+   * After a long absence a re-join returns the first 500 entries of the
+   * log; joining again from the greatest seq seen reads the rest, the
+   * changes to older messages included (a history page would miss those).
+   */
+  private async catchUp(generation: number, name: string): Promise<void> {
+    for (let i = 0; i < MAX_CATCH_UP_JOINS; i++) {
       const room = this.store.state.room;
-      const ack = await this.client.history(room.name, { after: highestSeq(room), limit: 100 });
+      const ack = await this.client.join(room.name, name, room.logSeq);
       if (generation !== this.generation || !ack.ok) return;
-      this.store.update(() => mergeMessages(room, ack.messages));
-      if (!ack.hasMore || !ack.messages.length) return;
+      this.store.update(() => {
+        mergeMessages(room, ack.history);
+        for (const c of ack.changes ?? []) applyChange(room, c);
+      });
+      if (!ack.hasMore || !(ack.history.length || ack.changes?.length)) return;
     }
   }
 
@@ -198,11 +246,12 @@ export class Chat {
       if (!socket.active) window.setTimeout(() => socket.connect(), 2000);
     });
     socket.on("message", (m) => this.onMessage(m));
+    socket.on("change", (c) => this.onChange(c));
     socket.on("presence", (p) => this.onPresence(p));
     socket.on("typing", (t) => this.onTyping(t));
   }
 
-  private onMessage(m: Message): void {
+  private onMessage(m: MessageV2): void {
     const room = this.store.state.room;
     // Kept even before the (re-)join ack: it may be newer than the ack's
     // history, and merging by id makes any overlap harmless.
@@ -215,9 +264,20 @@ export class Chat {
       if (fresh && !mine && document.visibilityState === "hidden") s.unread++;
       this.typists.stopped(room, m.user.id);
     });
-    if (!fresh || mine) return;
+    if (!fresh || mine || m.text === undefined) return;
     this.view.announce(`${m.user.name}: ${m.text}`);
     if (mentions(m.text, room.you?.name ?? null)) this.view.mentioned(m);
+  }
+
+  /** Someone else's edit, delete or reaction (the reader's own come back in acks). */
+  private onChange(c: Change): void {
+    const room = this.store.state.room;
+    if (c.room !== room.name) return;
+    this.store.update(() => {
+      const applied = applyChange(room, c);
+      const phrase = applied && changePhrase(c, applied.before, room.you?.id ?? null);
+      if (phrase) this.view.announce(phrase);
+    });
   }
 
   private onPresence(p: Presence): void {

@@ -33,7 +33,30 @@ export function explainSendError(e: AckError): string {
       return "the server cannot store messages right now.";
     case "not_in_room":
       return "this page is not in the room yet.";
+    case "not_found":
+      return "the message it answers is not in this room any more.";
     default:
       return e.message;
+  }
+}
+
+/** Why an edit, delete, reaction or reply failed, as a sentence. */
+export function explainChangeError(e: AckError, action: "edit" | "delete" | "react" | "reply"): string {
+  const what = { edit: "Not edited", delete: "Not deleted", react: "Reaction not changed", reply: "Not sent" }[action];
+  switch (e.code) {
+    case "forbidden":
+      return `${what}: only the person who wrote a message can ${action === "delete" ? "delete" : "edit"} it.`;
+    case "not_found":
+      return `${what}: that message no longer exists; it may have been deleted.`;
+    case "invalid_reaction":
+      return `${what}: a reaction is a single emoji.`;
+    case "too_large":
+      return action === "react"
+        ? `${what}: a message can have at most 20 different reactions.`
+        : `${what}: a message is at most ${LIMITS.textMax} characters.`;
+    case "invalid_message":
+      return `${what}: the text is empty.`;
+    default:
+      return `${what}: ${explainSendError(e)}`;
   }
 }

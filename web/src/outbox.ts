@@ -23,8 +23,9 @@ export class Outbox {
     return this.store.state.room.pending.find((p) => p.clientId === clientId);
   }
 
-  send(text: string): void {
+  send(text: string, replyTo?: number): void {
     const p: Pending = { clientId: randomId(), text, status: "waiting", waitingSince: Date.now(), attempt: 0 };
+    if (replyTo !== undefined) p.replyTo = replyTo;
     this.store.update((s) => s.room.pending.push(p));
     if (this.canDeliver()) void this.deliver(p);
   }
@@ -72,7 +73,7 @@ export class Outbox {
     const attempt = ++p.attempt;
     const room = this.store.state.room;
     this.store.update(() => Object.assign(p, { status: "sending", error: undefined }));
-    const ack = await this.client.send(room.name, p.text, p.clientId);
+    const ack = await this.client.send(room.name, p.text, p.clientId, p.replyTo);
     // A newer attempt, a room switch or an echo via re-join has settled it already.
     if (p.attempt !== attempt || this.store.state.room !== room || !this.find(p.clientId)) return;
     this.store.update((s) => {

@@ -3,8 +3,11 @@
  * event names and payload shapes live on the browser side. Version 1 is
  * what every client gets; the version 2 parts (marked) reach a client that
  * connects with `auth: { protocol: 2 }`.
- * tests/browser/protocol.test.mjs checks the event names against the
- * server's `realtime::events` module.
+ * The web app speaks version 2. tests/browser/protocol.test.mjs checks the
+ * event names against the server's `realtime::events` module, and every
+ * interface here field by field against payloads a real server sends.
+ * Interfaces are written out in full (no `extends`) so that test can read
+ * them.
  */
 
 /** A person in a room. `id` is stable across tabs and reconnects. */
@@ -38,7 +41,13 @@ export interface Message {
 }
 
 /** A message as version 2 clients get it, in every event and answer. */
-export interface MessageV2 extends Omit<Message, "text"> {
+export interface MessageV2 {
+  id: number;
+  room: string;
+  seq: number;
+  user: User;
+  ts: number;
+  clientId?: string;
   /** Absent once deleted. */
   text?: string;
   /** When the text was last edited. */
@@ -100,16 +109,16 @@ export interface JoinReply {
   you: User;
   users: User[];
   count: number;
-  /** `MessageV2` objects for a version 2 client. */
-  history: Message[];
+  /** Messages in their current state (version 1 clients get `Message`s). */
+  history: MessageV2[];
   /** Version 2, with `since`: the newest change to each older message. */
   changes?: Change[];
   hasMore: boolean;
 }
 
 export interface HistoryReply {
-  /** `MessageV2` objects for a version 2 client. */
-  messages: Message[];
+  /** Messages in their current state (version 1 clients get `Message`s). */
+  messages: MessageV2[];
   hasMore: boolean;
 }
 
@@ -139,7 +148,7 @@ export interface Typing {
 /** Events the server sends. */
 export interface ServerToClientEvents {
   session: (s: Session) => void;
-  message: (m: Message) => void;
+  message: (m: MessageV2) => void;
   presence: (p: Presence) => void;
   typing: (t: Typing) => void;
   /** Version 2 only. */
@@ -154,7 +163,7 @@ export interface ClientToServerEvents {
   leave: (p: { room: string }, ack: Reply<object>) => void;
   message: (
     p: { room: string; text: string; clientId: string; replyTo?: number },
-    ack: Reply<{ message: Message }>,
+    ack: Reply<{ message: MessageV2 }>,
   ) => void;
   typing: (p: { room: string; typing: boolean }) => void;
   history: (

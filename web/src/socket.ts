@@ -5,10 +5,11 @@
 import { io, type Socket } from "socket.io-client";
 import type {
   Ack,
+  Change,
   ClientToServerEvents,
   HistoryReply,
   JoinReply,
-  Message,
+  MessageV2,
   RoomCount,
   ServerToClientEvents,
 } from "./protocol";
@@ -17,6 +18,8 @@ export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** How long to wait for an ack before calling the request failed. */
 const ACK_TIMEOUT_MS = 8000;
+/** The app follows edits, deletes and reactions: protocol version 2. */
+const PROTOCOL = 2;
 
 /** The untyped shape of `socket.timeout(ms)`, for the one generic helper below. */
 interface LooseEmitter {
@@ -49,7 +52,7 @@ export class ChatClient {
   /** Connects to the page's own origin, as the person `token` names (if any). */
   constructor(token: string | null) {
     this.socket = io({
-      auth: token ? { token } : {},
+      auth: token ? { token, protocol: PROTOCOL } : { protocol: PROTOCOL },
       // Come back quickly after a server restart; the default tops out at 5 s.
       reconnectionDelayMax: 3000,
     });
@@ -57,7 +60,7 @@ export class ChatClient {
 
   /** Future reconnects carry the newest token. */
   setToken(token: string): void {
-    this.socket.auth = { token };
+    this.socket.auth = { token, protocol: PROTOCOL };
   }
 
   join(room: string, name: string, since?: number): Promise<Ack<JoinReply>> {
@@ -68,8 +71,20 @@ export class ChatClient {
     return call(this.socket, "leave", { room });
   }
 
-  send(room: string, text: string, clientId: string): Promise<Ack<{ message: Message }>> {
-    return call(this.socket, "message", { room, text, clientId });
+  send(room: string, text: string, clientId: string, replyTo?: number): Promise<Ack<{ message: MessageV2 }>> {
+    return call(this.socket, "message", replyTo === undefined ? { room, text, clientId } : { room, text, clientId, replyTo });
+  }
+
+  edit(room: string, id: number, text: string, clientId: string): Promise<Ack<{ change: Change }>> {
+    return call(this.socket, "edit", { room, id, text, clientId });
+  }
+
+  remove(room: string, id: number, clientId: string): Promise<Ack<{ change: Change }>> {
+    return call(this.socket, "delete", { room, id, clientId });
+  }
+
+  react(room: string, id: number, emoji: string, clientId: string): Promise<Ack<{ change: Change }>> {
+    return call(this.socket, "react", { room, id, emoji, clientId });
   }
 
   history(room: string, page: { before?: number; after?: number; limit?: number }): Promise<Ack<HistoryReply>> {

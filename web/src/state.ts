@@ -4,7 +4,7 @@
  * of socket events renders once. The helpers below are the only code that
  * changes a room's messages, people and notices.
  */
-import type { Message, Presence, RoomCount, User } from "./protocol";
+import type { Change, MessageV2, Presence, RoomCount, User } from "./protocol";
 
 export type Connection = "connecting" | "online" | "reconnecting";
 
@@ -12,6 +12,8 @@ export type Connection = "connecting" | "online" | "reconnecting";
 export interface Pending {
   clientId: string;
   text: string;
+  /** The id of the message this one answers. */
+  replyTo?: number;
   status: "sending" | "waiting" | "failed";
   /** Why it failed, in words for the person. */
   error?: string;
@@ -38,8 +40,16 @@ export interface RoomState {
   you: User | null;
   users: Map<string, User>;
   count: number;
-  /** Sorted by seq, unique by id. */
-  messages: Message[];
+  /** Sorted by seq, unique by id, each in its newest known state. */
+  messages: MessageV2[];
+  /**
+   * id → the newest change seen to that message, loaded or not. A history
+   * page read before a change may arrive after it; this keeps it from
+   * bringing the old state back.
+   */
+  latest: Map<number, Change>;
+  /** The greatest seq of the room's log seen (messages and changes): the next `since`. */
+  logSeq: number;
   hasOlder: boolean;
   loadingOlder: boolean;
   notices: Notice[];
@@ -67,7 +77,7 @@ export interface AppState {
 
 export function emptyRoom(name: string): RoomState {
   return {
-    name, joined: false, you: null, users: new Map(), count: 0, messages: [], hasOlder: false,
+    name, joined: false, you: null, users: new Map(), count: 0, messages: [], latest: new Map(), logSeq: 0, hasOlder: false,
     loadingOlder: false, notices: [], pending: [], typing: new Map(), joinError: null, unannounced: new Map(),
   };
 }
@@ -98,13 +108,26 @@ export function highestSeq(room: RoomState): number {
 }
 
 /**
- * Adds messages not seen before (by id), keeps seq order, settles the
- * pending copies they confirm and stops their authors' typing indicators.
+ * Adds messages not seen before (by id) and refreshes known ones, keeps seq
+ * order, settles the pending copies they confirm and stops their authors'
+ * typing indicators. A message some change has been seen for keeps that
+ * change's state: every state a page or ack brings is at most as new.
  * Returns the messages that were new.
  */
-export function mergeMessages(room: RoomState, incoming: Message[]): Message[] {
-  const known = new Set(room.messages.map((m) => m.id));
-  const fresh = incoming.filter((m) => m.room === room.name && !known.has(m.id) && known.add(m.id));
+export function mergeMessages(room: RoomState, incoming: MessageV2[]): MessageV2[] {
+  const at = new Map(room.messages.map((m, i) => [m.id, i]));
+  const fresh: MessageV2[] = [];
+  for (const m of incoming) {
+    if (m.room !== room.name) continue;
+    room.logSeq = Math.max(room.logSeq, m.seq);
+    const state = room.latest.get(m.id)?.message ?? m;
+    const i = at.get(m.id);
+    if (i !== undefined) room.messages[i] = state;
+    else {
+      at.set(m.id, -1);
+      fresh.push(state);
+    }
+  }
   if (!fresh.length) return fresh;
   const last = highestSeq(room);
   room.messages.push(...fresh);
@@ -113,6 +136,39 @@ export function mergeMessages(room: RoomState, incoming: Message[]): Message[] {
   room.pending = room.pending.filter((p) => !confirmed.has(p.clientId));
   for (const m of fresh) room.typing.delete(m.user.id);
   return fresh;
+}
+
+/**
+ * Applies an edit, delete or reaction, whether it came live, in an ack or
+ * in a join's `changes`; one seen already (or older than one seen) is
+ * ignored. Returns the message's state before, or null if nothing changed
+ * (the message may not be loaded: its state waits for the page that has it).
+ */
+export function applyChange(room: RoomState, c: Change): { before: MessageV2 | null } | null {
+  if (c.room !== room.name) return null;
+  room.logSeq = Math.max(room.logSeq, c.seq);
+  const seen = room.latest.get(c.message.id);
+  if (seen && seen.seq >= c.seq) return null;
+  room.latest.set(c.message.id, c);
+  const i = room.messages.findIndex((m) => m.id === c.message.id);
+  if (i === -1) return { before: null };
+  const before = room.messages[i]!;
+  room.messages[i] = c.message;
+  return { before };
+}
+
+/** A loaded message by id. */
+export function findMessage(room: RoomState, id: number): MessageV2 | undefined {
+  return room.messages.find((m) => m.id === id);
+}
+
+/** The newest message of `userId` that can still be edited, for Up in an empty composer. */
+export function lastEditable(room: RoomState, userId: string): MessageV2 | undefined {
+  for (let i = room.messages.length - 1; i >= 0; i--) {
+    const m = room.messages[i]!;
+    if (m.user.id === userId && !m.deleted) return m;
+  }
+  return undefined;
 }
 
 /**

@@ -4,6 +4,8 @@
  * DOM nodes (always as text) is the job of ui/message.ts.
  */
 
+import type { Change, MessageV2 } from "./protocol";
+
 export type Piece =
   | { kind: "text"; text: string }
   | { kind: "mention"; text: string }
@@ -153,4 +155,35 @@ export function typingPhrase(names: string[]): Phrase {
   if (!names.length) return [];
   if (names.length > 2) return ["Several people are typing…"];
   return [...listNames(names), names.length === 1 ? " is typing…" : " are typing…"];
+}
+
+/** The emoji whose reaction by `userId` differs between two states of a message, and whether it was added. */
+export function reactionDelta(before: MessageV2, after: MessageV2, userId: string): { emoji: string; added: boolean } | null {
+  const mine = (m: MessageV2) => new Set(m.reactions.filter((r) => r.users.some((u) => u.id === userId)).map((r) => r.emoji));
+  const [was, is] = [mine(before), mine(after)];
+  for (const emoji of is) if (!was.has(emoji)) return { emoji, added: true };
+  for (const emoji of was) if (!is.has(emoji)) return { emoji, added: false };
+  return null;
+}
+
+/**
+ * What a screen reader hears of someone else's change: edits and deletes,
+ * and reactions to the reader's own messages (others' reactions would be
+ * noise). Null when there is nothing worth saying.
+ */
+export function changePhrase(c: Change, before: MessageV2 | null, myId: string | null): string | null {
+  const who = c.user.name;
+  if (c.kind === "edit") return `${who} edited a message: ${c.message.text ?? ""}`;
+  if (c.kind === "delete") return `${who} deleted a message`;
+  if (!before || c.message.user.id !== myId) return null;
+  const delta = reactionDelta(before, c.message, c.user.id);
+  if (!delta) return null;
+  return delta.added ? `${who} reacted ${delta.emoji} to your message` : `${who} took back ${delta.emoji} on your message`;
+}
+
+/** The first line of a text, cut to `max` characters, for a reply's quote. */
+export function snippet(text: string, max = 80): string {
+  const line = text.split("\n").find((l) => l.trim()) ?? "";
+  const chars = Array.from(line.trim());
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
 }

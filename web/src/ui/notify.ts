@@ -4,7 +4,7 @@
  * reader is looking at the page.
  */
 import { identity } from "../identity";
-import type { Message } from "../protocol";
+import type { MessageV2 } from "../protocol";
 import { byId } from "./dom";
 
 const supported = (): boolean => "Notification" in window && window.isSecureContext;
@@ -24,9 +24,9 @@ export class MentionNotifier {
   }
 
   /** Shows a notification for a message that mentions the reader, if enabled and unseen. */
-  mention(m: Message): void {
+  mention(m: MessageV2): void {
     if (!this.active() || (document.visibilityState === "visible" && document.hasFocus())) return;
-    const n = new Notification(`${m.user.name} mentioned you in #${m.room}`, { body: m.text, tag: `baat-chit-${m.id}` });
+    const n = new Notification(`${m.user.name} mentioned you in #${m.room}`, { body: m.text ?? "", tag: `baat-chit-${m.id}` });
     n.addEventListener("click", () => {
       window.focus();
       n.close();

@@ -5,10 +5,12 @@
  * key and a signature of everything that changes how it looks, so the
  * timeline re-renders only rows whose signature changed.
  */
-import type { Message, User } from "../protocol";
+import type { MessageV2, User } from "../protocol";
 import type { Notice, Pending, RoomState } from "../state";
 import { dayKey, dayLabel, mentions, noticePhrase } from "../text";
-import { dayRow, messageRow, noticeRow, pendingRow, type PendingActions } from "./message";
+import { dayRow, messageRow, noticeRow, pendingRow, type MessageActions, type PendingActions, type Quote } from "./message";
+
+export type RowActions = PendingActions & MessageActions;
 
 export interface Row {
   key: string;
@@ -34,16 +36,29 @@ function dayBreak(rows: Row[], cursor: Cursor, ts: number): void {
   cursor.last = null;
 }
 
-function pushMessage(rows: Row[], cursor: Cursor, m: Message, you: User | null): void {
+/** What a reply quotes of its original, from the messages loaded. */
+function quoteOf(m: MessageV2, byId: Map<number, MessageV2>): Quote | null {
+  if (m.replyTo === undefined) return null;
+  const original = byId.get(m.replyTo);
+  if (!original) return { kind: "unloaded" };
+  if (original.deleted || original.text === undefined) return { kind: "deleted", author: original.user.name };
+  return { kind: "loaded", author: original.user.name, text: original.text };
+}
+
+function pushMessage(rows: Row[], cursor: Cursor, m: MessageV2, room: RoomState, byId: Map<number, MessageV2>, actions: RowActions): void {
   dayBreak(rows, cursor, m.ts);
+  const you = room.you;
   const grouped = cursor.last !== null && cursor.last.userId === m.user.id && m.ts - cursor.last.ts < GROUP_GAP_MS;
   const mine = you !== null && m.user.id === you.id;
   const myName = you?.name ?? null;
-  const mentioned = !mine && mentions(m.text, myName);
+  const myId = you?.id ?? null;
+  const mentioned = !mine && m.text !== undefined && mentions(m.text, myName);
+  const quote = quoteOf(m, byId);
+  const o = { grouped, mine, myId, myName, mentioned, quote };
   rows.push({
     key: `m:${m.id}`,
-    sig: `${grouped}|${mine}|${myName}|${mentioned}`,
-    build: () => messageRow(m, { grouped, mine, myName, mentioned }),
+    sig: JSON.stringify([o, m.text, m.editedAt, m.deleted, m.reactions]),
+    build: () => messageRow(m, o, actions),
   });
   cursor.last = { userId: m.user.id, ts: m.ts };
 }
@@ -65,13 +80,14 @@ function pushPending(rows: Row[], cursor: Cursor, p: Pending, you: User, actions
   cursor.last = { userId: you.id, ts: Date.now() };
 }
 
-export function buildRows(room: RoomState, actions: PendingActions): Row[] {
+export function buildRows(room: RoomState, actions: RowActions): Row[] {
   const rows: Row[] = [];
+  const byId = new Map(room.messages.map((m) => [m.id, m]));
   const cursor: Cursor = { last: null, day: null };
   let n = 0;
   for (const m of room.messages) {
     while (n < room.notices.length && room.notices[n]!.afterSeq < m.seq) pushNotice(rows, cursor, room.notices[n++]!);
-    pushMessage(rows, cursor, m, room.you);
+    pushMessage(rows, cursor, m, room, byId, actions);
   }
   while (n < room.notices.length) pushNotice(rows, cursor, room.notices[n++]!);
   if (room.you) {

@@ -6,17 +6,18 @@
  */
 import type { RoomState } from "../state";
 import { byId } from "./dom";
-import type { PendingActions } from "./message";
-import { buildRows } from "./rows";
+import { buildRows, type RowActions } from "./rows";
 
 /** Within this many pixels of the bottom counts as "reading the latest". */
 const BOTTOM_SLACK = 48;
 /** Start fetching older messages this close to the top. */
 const TOP_TRIGGER = 160;
+/** How long a message reached from a reply's quote stays highlighted. */
+const HIGHLIGHT_MS = 2500;
 
-export interface TimelineActions extends PendingActions {
+export type TimelineActions = RowActions & {
   loadOlder: () => void;
-}
+};
 
 export class Timeline {
   private readonly scroller = byId("timeline");
@@ -96,11 +97,32 @@ export class Timeline {
     this.stickNext = true;
   }
 
+  /**
+   * Scrolls to a message's row, highlights it and moves focus there, so a
+   * screen reader continues from the original of a quoted reply.
+   */
+  highlight(id: number): boolean {
+    const node = this.list.querySelector<HTMLElement>(`li[data-id="${id}"]`);
+    if (!node) return false;
+    node.scrollIntoView({ block: "center" });
+    this.noteScroll();
+    node.classList.add("highlight");
+    node.focus({ preventScroll: true });
+    window.setTimeout(() => node.classList.remove("highlight"), HIGHLIGHT_MS);
+    return true;
+  }
+
+  /** The row of message `id`, if shown. */
+  row(id: number): HTMLElement | null {
+    return this.list.querySelector<HTMLElement>(`li[data-id="${id}"]`);
+  }
+
   private reconcile(rows: ReturnType<typeof buildRows>): void {
     const next = new Map<string, { sig: string; node: HTMLLIElement }>();
     rows.forEach((row, i) => {
       const old = this.cache.get(row.key);
       const node = old && old.sig === row.sig ? old.node : row.build();
+      if (old && old.node !== node) keepFocus(old.node, node);
       node.dataset["key"] = row.key;
       next.set(row.key, { sig: row.sig, node });
       const here = this.list.children[i];
@@ -150,4 +172,19 @@ export class Timeline {
     if (this.following) this.pill.hidden = true;
     if (this.hasOlder && this.scroller.scrollTop < TOP_TRIGGER) this.actions.loadOlder();
   }
+}
+
+/**
+ * A row rebuilt while focus is inside it (a reaction toggled by keyboard,
+ * say) hands focus to the same control in the new row, by its data-focus
+ * key, or else to the row's actions button or the row itself.
+ */
+function keepFocus(old: HTMLElement, replacement: HTMLElement): void {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !old.contains(active)) return;
+  const key = active.dataset["focus"];
+  const same = key ? [...replacement.querySelectorAll<HTMLElement>("[data-focus]")].find((e) => e.dataset["focus"] === key) : undefined;
+  const target = same ?? replacement.querySelector<HTMLElement>("[data-focus=actions]") ?? replacement;
+  // The new row is not in the document yet; focus once it is.
+  queueMicrotask(() => target.focus({ preventScroll: true }));
 }
