@@ -150,10 +150,12 @@ export async function seeMessages(page, expected, options) {
 
 /**
  * A person who is not a browser: the official socket.io client, joined to
- * `room`. Used to post messages and make crowds quickly.
+ * `room`. Used to post messages and make crowds quickly. With
+ * `protocol: 2` it can also edit, delete, react and reply.
  */
-export async function joinBot(url, name, { room = "general", token } = {}) {
-  const socket = io(url, { transports: ["websocket"], reconnection: false, auth: token ? { token } : {} });
+export async function joinBot(url, name, { room = "general", token, protocol } = {}) {
+  const auth = { ...(token ? { token } : {}), ...(protocol ? { protocol } : {}) };
+  const socket = io(url, { transports: ["websocket"], reconnection: false, auth });
   const session = await new Promise((resolve, reject) => {
     socket.once("session", resolve);
     socket.once("connect_error", reject);
@@ -161,14 +163,26 @@ export async function joinBot(url, name, { room = "general", token } = {}) {
   const joined = await socket.timeout(5000).emitWithAck("join", { room, name });
   assert.equal(joined.ok, true, `bot ${name} could not join: ${JSON.stringify(joined)}`);
   let n = 0;
+  const request = async (event, payload) => {
+    const ack = await socket.timeout(5000).emitWithAck(event, { room, ...payload, clientId: `${name}-${++n}-${Date.now()}` });
+    assert.equal(ack.ok, true, `bot ${name} could not ${event}: ${JSON.stringify(ack)}`);
+    return ack;
+  };
   return {
     socket,
     session,
     user: joined.you,
-    async say(text) {
-      const ack = await socket.timeout(5000).emitWithAck("message", { room, text, clientId: `${name}-${++n}-${Date.now()}` });
-      assert.equal(ack.ok, true, `bot ${name} could not send: ${JSON.stringify(ack)}`);
-      return ack.message;
+    async say(text, { replyTo } = {}) {
+      return (await request("message", replyTo === undefined ? { text } : { text, replyTo })).message;
+    },
+    async edit(id, text) {
+      return (await request("edit", { id, text })).change;
+    },
+    async remove(id) {
+      return (await request("delete", { id })).change;
+    },
+    async react(id, emoji) {
+      return (await request("react", { id, emoji })).change;
     },
     typing(typing) {
       socket.emit("typing", { room, typing });
@@ -178,6 +192,13 @@ export async function joinBot(url, name, { room = "general", token } = {}) {
     },
   };
 }
+
+/** The row of the message whose text (or, once deleted, whose old text we knew) is `text`. */
+export function messageRow(page, text) {
+  return page.locator("#messages li.msg").filter({ has: page.locator(".msg-text", { hasText: new RegExp(`^${escapeRegExp(text)}$`) }) });
+}
+
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Runs in the page: every visible element with its own text, whose colour
