@@ -60,6 +60,42 @@ describe("reconnect", () => {
     await asha.context.close();
   });
 
+  it("edits, deletes and reactions made while away are caught up on reconnecting, older messages' too", async () => {
+    const args = ["--rate-limit", "1000", "--user-rate-limit", "0"];
+    const room = "away-changes";
+    const asha = await openPerson(browser, server.url, { name: "Asha", path: `/r/${room}` });
+    const nia = await joinBot(server.url, "Nia", { room, protocol: 2 });
+    const [one, two, three] = [await nia.say("one"), await nia.say("two"), await nia.say("three")];
+    // Seen live before the outage: the re-join must start after this change's seq, not the last message's.
+    await nia.react(three.id, "👀");
+    await seeMessages(asha.page, ["one", "two", "three"]);
+    const row = (id) => asha.page.locator(`#messages li[data-id="${id}"]`);
+    await row(three.id).getByRole("button", { name: "👀 1" }).waitFor();
+
+    await server.stop();
+    nia.close();
+    await asha.page.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor();
+    await asha.context.setOffline(true);
+    server = await startServer({ dir: server.dir, listen: `127.0.0.1:${server.port}`, args });
+    const back = await joinBot(server.url, "Nia", { room, protocol: 2, token: nia.session.token });
+    await back.edit(one.id, "one, edited");
+    await back.remove(two.id);
+    await back.react(three.id, "👀");
+    await back.react(three.id, "🎉");
+    await back.react(one.id, "👍");
+    await back.say("four");
+    await asha.context.setOffline(false);
+
+    await seeMessages(asha.page, ["one, edited", "three", "four"], { timeout: 10000 });
+    await row(one.id).locator(".edited").waitFor();
+    await row(two.id).locator(".msg-deleted", { hasText: "message deleted" }).waitFor();
+    await eventually(async () => assert.deepEqual(await row(three.id).locator(".reaction").evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-label"))), ["🎉 1"]));
+    assert.deepEqual(await row(one.id).locator(".reaction").evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-label"))), ["👍 1"]);
+    assert.deepEqual(asha.errors, []);
+    back.close();
+    await asha.context.close();
+  });
+
   it("a message whose ack is lost with the connection appears once after reconnecting", async () => {
     let dropAck = null;
     let upgraded = false;

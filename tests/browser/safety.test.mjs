@@ -59,6 +59,43 @@ describe("safety", () => {
     await context.close();
   });
 
+  it("hostile edits, reactions and quotes are shown as text and never run", async () => {
+    const { page, context, errors } = await openPerson(browser, server.url, { name: "Chen", path: "/r/xss-v2" });
+    const dialogs = [];
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    const mallory = await joinBot(server.url, HOSTILE_NAME, { room: "xss-v2", protocol: 2 });
+    const sent = [];
+    for (const text of ATTACKS) sent.push(await mallory.say(`draft ${sent.length}`));
+    // Each draft is edited into an attack; each attack is quoted by a reply and reacted to.
+    for (const [i, text] of ATTACKS.entries()) await mallory.edit(sent[i].id, text);
+    for (const [i, text] of ATTACKS.entries()) await mallory.say(`re: ${text}`, { replyTo: sent[i].id });
+    for (const m of sent) await mallory.react(m.id, "🎉");
+    const replies = ATTACKS.map((text) => `re: ${text}`);
+    await eventually(async () => assert.deepEqual(await messageTexts(page), [...ATTACKS, ...replies]));
+    const quotes = await page.locator("#messages .quote .quote-text").allTextContents();
+    // A quote is the original's first 80 characters.
+    const cut = (text) => (Array.from(text).length > 80 ? `${Array.from(text).slice(0, 79).join("")}…` : text);
+    assert.deepEqual(quotes, ATTACKS.map(cut));
+    assert.equal(await page.locator("#messages .edited").count(), ATTACKS.length);
+    const row = page.locator("#messages li.msg").first();
+    await row.getByRole("button", { name: "🎉 1" }).focus();
+    assert.equal(await row.getByRole("tooltip").textContent(), `Reacted by ${HOSTILE_NAME}`);
+    await row.getByRole("button", { name: `Actions for ${HOSTILE_NAME}’s message` }).click();
+    await page.getByRole("menuitem", { name: "Reply" }).click();
+    assert.match(await page.locator("#composer-context").textContent(), new RegExp(`Replying to ${HOSTILE_NAME.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+
+    assert.equal(await page.locator("#messages img, #messages script, #messages svg, #messages iframe, #composer-context img").count(), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(await cspViolations(page), [], "no CSP violation");
+    mallory.close();
+    await context.close();
+  });
+
   it("a hostile room name in the address is shown as text", async () => {
     const room = `<img src=x onerror="window.pwned='room'">`;
     const { page, context } = await openPerson(browser, server.url, { name: "Bilal", path: `/r/${encodeURIComponent(room)}` });
