@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  chooseName, composer, eventually, launchBrowser, nameDialog, noticeTexts, onlineCount,
+  PHONE, assertAccessibleBothThemes, chooseName, composer, eventually, launchBrowser, nameDialog, noticeTexts, onlineCount,
   openPerson, peopleNames, say, seeMessages, sleep, startServer,
 } from "./support.mjs";
 
@@ -42,11 +42,15 @@ describe("identity", () => {
     const dialog = nameDialog(page);
     await dialog.waitFor();
     assert.equal(await dialog.evaluate((d) => d.matches(":modal")), true);
+    await assertAccessibleBothThemes(page, "the name dialog");
+    await page.setViewportSize(PHONE);
+    await assertAccessibleBothThemes(page, "the name dialog at 360 px");
     await page.keyboard.press("Escape");
     assert.equal(await dialog.isVisible(), true, "Escape must not dismiss the dialog without a name");
     await chooseName(page, "Asha");
     await eventually(async () => assert.equal(await onlineCount(page), "1 online"));
     assert.deepEqual(await peopleNames(page), ["Asha"]);
+    await assertAccessibleBothThemes(page, "an empty room at 360 px");
     assert.deepEqual(errors, []);
     await context.close();
   });
@@ -58,6 +62,7 @@ describe("identity", () => {
     await dialog.getByLabel("Your name").fill("chandni");
     await dialog.getByRole("button", { name: "Join the chat" }).click();
     await eventually(async () => assert.match(await dialog.locator("#name-error").textContent(), /already goes by that name/));
+    await assertAccessibleBothThemes(other.page, "the name dialog with an error");
     assert.equal(await dialog.isVisible(), true);
     assert.equal(await dialog.getByLabel("Your name").getAttribute("aria-invalid"), "true");
     await chooseName(other.page, "Dev");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  PHONE, eventually, joinBot, messageTexts, onlineCount, openPerson, withServerAndBrowser,
+  PHONE, assertAccessibleBothThemes, eventually, joinBot, messageTexts, onlineCount, openPerson, withServerAndBrowser,
 } from "./support.mjs";
 
 const noSidewaysScroll = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
@@ -31,6 +31,7 @@ describe("layout", () => {
     assert.equal(await peopleButton.getAttribute("aria-expanded"), "true");
     await people.getByText("A-very-long-name-without-spaces!").waitFor();
     assert.ok(await noSidewaysScroll(page));
+    await assertAccessibleBothThemes(page, "the people drawer at 360 px");
     await page.keyboard.press("Escape");
     assert.equal(await people.isVisible(), false);
     assert.equal(await page.evaluate(() => document.activeElement?.id), "people-toggle", "focus returns to the button");
@@ -40,6 +41,8 @@ describe("layout", () => {
 
     await page.getByRole("button", { name: "Rooms", exact: true }).click();
     const rooms = page.getByRole("navigation", { name: "Rooms" });
+    await rooms.getByLabel("Join or create a room").waitFor();
+    await assertAccessibleBothThemes(page, "the rooms drawer at 360 px");
     await rooms.getByLabel("Join or create a room").fill("elsewhere");
     await rooms.getByLabel("Join or create a room").press("Enter");
     await eventually(async () => assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "#elsewhere"));
@@ -57,6 +60,7 @@ describe("layout", () => {
     await page.keyboard.type("typed without a mouse");
     await page.keyboard.press("Enter");
     await eventually(async () => assert.deepEqual(await messageTexts(page), ["typed without a mouse"]));
+    await assertAccessibleBothThemes(page, "the chat on a desktop");
 
     // Tab around the whole page: every control is reached, each with a visible focus style.
     const stops = [];

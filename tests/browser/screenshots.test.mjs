@@ -1,12 +1,16 @@
-// The screenshots in docs/screenshots: a lively room on a desktop (1280×800)
-// and a phone (360×740), in light and dark, written by this test, which
-// also checks that all visible text meets WCAG AA contrast.
+// The screenshots in docs/screenshots: a lively room, with an edit,
+// reactions, a reply and a deleted message, on a desktop (1280×800) and a
+// phone (360×740), in light and dark, plus the message menu, the reaction
+// picker and the delete dialog open. Written by this test, which also
+// checks every shot with axe (WCAG 2.1 A and AA) and that all visible text
+// meets AA contrast.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import {
-  DESKTOP, PHONE, eventually, lowContrastText, joinBot, messageTexts, onlineCount, openPerson, say, withServerAndBrowser,
+  DESKTOP, PHONE, assertAccessible, eventually, lowContrastText, joinBot, messageRow, messageTexts, onlineCount, openPerson,
+  say, withServerAndBrowser,
 } from "./support.mjs";
 
 const SHOTS = resolve(import.meta.dirname, "..", "..", "docs", "screenshots");
@@ -20,24 +24,45 @@ describe("screenshots", () => {
 
   it("a conversation looks calm on desktop and phone, in light and dark", async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const bilal = await joinBot(server.url, "Bilal");
-    const chen = await joinBot(server.url, "Chen Wei");
+    const v2 = { protocol: 2 };
+    const bilal = await joinBot(server.url, "Bilal", v2);
+    const chen = await joinBot(server.url, "Chen Wei", v2);
     const design = await Promise.all(["Farid", "Greta"].map((n) => joinBot(server.url, n, { room: "design" })));
     const random = await joinBot(server.url, "Hoang", { room: "random" });
-    await bilal.say("Morning all! Release notes for 2.4 are up: https://example.com/releases/2.4");
+    const notes = await bilal.say("Morning all! Release notes for 2.4 are up: https://example.com/releases/2.4");
     await chen.say("Nice. The reconnect fix is a big one for us.");
-    await chen.say("The office wifi dropped twice yesterday and nobody missed a message.");
+    const wifi = await chen.say("The office wifi dropped twice yesterday and nobody noticed.");
+    await chen.edit(wifi.id, "The office wifi dropped twice yesterday and nobody missed a message.");
 
     const { page, context } = await openPerson(browser, server.url, { name: "Asha", viewport: DESKTOP });
     await say(page, "That was the plan. Thanks for testing it so thoroughly!");
-    const dilnoza = await joinBot(server.url, "Dilnoza");
-    await dilnoza.say("Hi everyone! @Asha, is the review still at 3?");
+    const dilnoza = await joinBot(server.url, "Dilnoza", v2);
+    const question = await dilnoza.say("Hi everyone! @Asha, is the review still at 3?");
+    const oops = await dilnoza.say("(wrong window, sorry)");
+    await dilnoza.remove(oops.id);
     await eventually(async () => assert.equal((await messageTexts(page)).length, 5));
+    const thanks = messageRow(page, "That was the plan. Thanks for testing it so thoroughly!");
+    const asha = (await thanks.getAttribute("data-id")) | 0;
+    await bilal.react(asha, "🎉");
+    await dilnoza.react(asha, "🎉");
+    await chen.react(asha, "🙏");
+    await chen.react(notes.id, "👍");
+    await messageRow(page, "Hi everyone! @Asha, is the review still at 3?").getByRole("button", { name: /^Actions/ }).click();
+    await page.getByRole("menuitem", { name: "Reply" }).click();
     await say(page, "Yes, 3 pm in the small room.\nI'll bring the slides.");
+    await messageRow(page, "Morning all! Release notes for 2.4 are up: https://example.com/releases/2.4").getByRole("button", { name: "👍 1" }).click();
+    await eventually(async () => assert.equal(await thanks.locator(".reaction").count(), 2));
+    await messageRow(page, "Yes, 3 pm in the small room.\nI'll bring the slides.").locator(".quote").waitFor();
+    assert.equal(question.text.startsWith("Hi everyone"), true);
     const emeka = await joinBot(server.url, "Emeka");
     await eventually(async () => assert.equal(await onlineCount(page), "5 online"));
     await page.evaluate(() => document.activeElement?.blur());
 
+    const shoot = async (name, where) => {
+      await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+      assert.deepEqual(await page.evaluate(lowContrastText, 4.5), [], `AA contrast on ${where}`);
+      await assertAccessible(page, where);
+    };
     for (const [viewport, device] of [[DESKTOP, "desktop"], [PHONE, "phone"]]) {
       await page.setViewportSize(viewport);
       for (const colorScheme of ["light", "dark"]) {
@@ -45,10 +70,36 @@ describe("screenshots", () => {
         await eventually(async () => assert.equal(await page.locator("#typing").textContent(), "Emeka is typing…"));
         await page.emulateMedia({ colorScheme });
         await page.mouse.move(viewport.width - 1, viewport.height - 1);
-        await page.screenshot({ path: join(SHOTS, `${device}-${colorScheme}.png`) });
-        assert.deepEqual(await page.evaluate(lowContrastText, 4.5), [], `AA contrast on ${device}, ${colorScheme}`);
+        await shoot(`${device}-${colorScheme}`, `${device}, ${colorScheme}`);
       }
     }
+
+    // The menu, the picker and the delete dialog, each in one of the four looks.
+    const mine = messageRow(page, "Yes, 3 pm in the small room.\nI'll bring the slides.");
+    const actions = mine.getByRole("button", { name: /^Actions/ });
+    await page.setViewportSize(DESKTOP);
+    await page.emulateMedia({ colorScheme: "light" });
+    await actions.focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("menu").waitFor();
+    await shoot("desktop-light-menu", "the message menu");
+    await page.keyboard.press("Escape");
+    await page.setViewportSize(PHONE);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await actions.focus();
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Enter");
+    await page.getByRole("menu", { name: "Choose a reaction" }).waitFor();
+    await shoot("phone-dark-picker", "the reaction picker on a phone");
+    await page.keyboard.press("Escape");
+    await page.setViewportSize(DESKTOP);
+    await actions.focus();
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("End");
+    await page.keyboard.press("Enter");
+    await page.getByRole("dialog", { name: "Delete this message?" }).waitFor();
+    await shoot("desktop-dark-delete", "the delete dialog");
+    await page.keyboard.press("Escape");
     for (const bot of [bilal, chen, ...design, random, dilnoza, emeka]) bot.close();
     await context.close();
   });

@@ -181,9 +181,13 @@ export function changePhrase(c: Change, before: MessageV2 | null, myId: string |
   return delta.added ? `${who} reacted ${delta.emoji} to your message` : `${who} took back ${delta.emoji} on your message`;
 }
 
+/** `text` cut to `max` characters (code points), with an ellipsis if it was longer. */
+export function cut(text: string, max: number): string {
+  const chars = Array.from(text);
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : text;
+}
+
 /** The first line of a text, cut to `max` characters, for a reply's quote. */
 export function snippet(text: string, max = 80): string {
-  const line = text.split("\n").find((l) => l.trim()) ?? "";
-  const chars = Array.from(line.trim());
-  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : chars.join("");
+  return cut((text.split("\n").find((l) => l.trim()) ?? "").trim(), max);
 }

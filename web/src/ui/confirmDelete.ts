@@ -4,7 +4,7 @@
  * nothing; Escape cancels too. Focus returns as the opener asks.
  */
 import type { MessageV2 } from "../protocol";
-import { snippet } from "../text";
+import { cut } from "../text";
 import { byId } from "./dom";
 
 export class ConfirmDelete {
@@ -27,7 +27,7 @@ export class ConfirmDelete {
 
   /** Asks about `m`; runs `yes` on Delete, `no` on Cancel or Escape. */
   ask(m: MessageV2, yes: () => void, no: () => void): void {
-    this.preview.textContent = snippet(m.text ?? "", 200);
+    this.preview.textContent = cut(m.text ?? "", 300);
     this.pending = { yes, no };
     this.dialog.returnValue = "";
     this.dialog.showModal();
