@@ -68,7 +68,8 @@ export class Composer {
     });
     this.input.addEventListener("input", () => {
       this.refresh();
-      actions.typing(this.input.value.trim() !== "");
+      // Fixing an old message is not "typing" a new one for the room.
+      actions.typing(this.input.value.trim() !== "" && this.mode?.kind !== "edit");
     });
     this.input.addEventListener("blur", () => actions.typing(false));
     this.refresh();
