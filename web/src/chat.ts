@@ -6,7 +6,7 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
-import type { Ack, AckError, Change, MessageV2, Presence, Typing } from "./protocol";
+import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
 import { Outbox } from "./outbox";
 import type { ChatClient } from "./socket";
 import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
@@ -57,7 +57,8 @@ export class Chat {
   switchRoom(room: string): void {
     const next = room.trim().toLowerCase();
     if (next === this.target) return;
-    if (this.store.state.room.joined) void this.client.leave(this.target);
+    // A direct conversation stays joined in the background, to count its unread messages.
+    if (this.store.state.room.joined && !isDirect(this.target)) void this.client.leave(this.target);
     this.generation++;
     this.target = next;
     this.member = false;
@@ -164,7 +165,7 @@ export class Chat {
     if (this.joiningGeneration === generation) this.joiningGeneration = -1;
     if (generation !== this.generation) {
       // The person moved on while this join was in flight; do not linger there.
-      if (ack.ok && ack.room !== this.target) void this.client.leave(ack.room);
+      if (ack.ok && ack.room !== this.target && !isDirect(ack.room)) void this.client.leave(ack.room);
       return null;
     }
     if (!ack.ok) {

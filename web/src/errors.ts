@@ -60,3 +60,15 @@ export function explainChangeError(e: AckError, action: "edit" | "delete" | "rea
       return `${what}: ${explainSendError(e)}`;
   }
 }
+
+/** Why a direct conversation with `name` could not be opened. */
+export function explainDirectError(e: AckError, name: string): string {
+  switch (e.code) {
+    case "not_found":
+      return `Could not message ${name} privately: they are not in this room any more.`;
+    case "forbidden":
+      return "You cannot message yourself privately.";
+    default:
+      return `Could not message ${name} privately: ${explainSendError(e)}`;
+  }
+}

@@ -5,13 +5,16 @@
  */
 import { Chat, type ChatView } from "./chat";
 import { identity } from "./identity";
-import { DEFAULT_ROOM } from "./protocol";
+import { DEFAULT_ROOM, isDirect } from "./protocol";
+import { Directs } from "./directs";
+import { explainDirectError } from "./errors";
 import { roomFromPath, roomPath, roomProblem } from "./route";
 import { ChatClient } from "./socket";
-import { emptyRoom, Store, type AppState, type RoomState } from "./state";
+import { emptyRoom, roomLabel, Store, type AppState, type RoomState } from "./state";
 import { Announcer } from "./ui/announcer";
 import { Banner } from "./ui/banner";
 import { Composer } from "./ui/composer";
+import { DirectsPanel } from "./ui/directs";
 import { Drawer } from "./ui/drawer";
 import { Header } from "./ui/header";
 import { NameDialog } from "./ui/nameDialog";
@@ -25,12 +28,12 @@ import { TypingLine } from "./ui/typing";
 const ROOMS_REFRESH_MS = 10_000;
 
 function main(): void {
-  const store = new Store<AppState>({ connection: "connecting", userId: null, room: emptyRoom(""), rooms: [], unread: 0 });
+  const store = new Store<AppState>({ connection: "connecting", userId: null, room: emptyRoom(""), rooms: [], directs: [], unread: 0 });
   const client = new ChatClient(identity.token());
   const announcer = new Announcer();
   const notifier = new MentionNotifier();
   const roomsDrawer = new Drawer("rooms-panel", "rooms-toggle");
-  new Drawer("people-panel", "people-toggle");
+  const peopleDrawer = new Drawer("people-panel", "people-toggle");
 
   let dialog: NameDialog | null = null;
   const view: ChatView = {
@@ -40,11 +43,14 @@ function main(): void {
       if (location.pathname.startsWith("/r/") && roomFromPath(location.pathname) !== room) {
         history.replaceState(null, "", roomPath(room));
       }
+      // The first time the reader has a name on this connection, the direct conversations load.
+      void directs.refresh();
     },
     announce: (text) => announcer.say(text),
     mentioned: (m) => notifier.mention(m),
   };
   const chat = new Chat(client, store, view);
+  const directs = new Directs(client, store, { announce: (text) => announcer.say(text) });
   dialog = new NameDialog((name) => chat.submitName(name), () => composer.focus());
 
   const go = (room: string, push: boolean): boolean => {
@@ -81,7 +87,16 @@ function main(): void {
     typing: (active) => chat.typing(active),
   });
 
-  render(store, { header: new Header(), banner: new Banner(), timeline, people: new PeoplePanel(), typing: new TypingLine(), rooms, composer, actions });
+  const people = new PeoplePanel(async (user) => {
+    actions.showError("");
+    const opened = await directs.open(user.id);
+    if ("error" in opened) return actions.showError(explainDirectError(opened.error, user.name));
+    peopleDrawer.close(false);
+    go(opened.room, true);
+  });
+  const directsPanel = new DirectsPanel((room) => go(room, true));
+
+  render(store, { header: new Header(), banner: new Banner(), timeline, people, typing: new TypingLine(), rooms, composer, actions, directs, directsPanel });
 
   window.addEventListener("popstate", () => go(roomFromPath(location.pathname), false));
   document.addEventListener("visibilitychange", () => {
@@ -103,6 +118,8 @@ interface Views {
   rooms: RoomsPanel;
   composer: Composer;
   actions: MessageActionsUI;
+  directs: Directs;
+  directsPanel: DirectsPanel;
 }
 
 /** Every state change re-renders each view; each view skips work that did not change. */
@@ -114,14 +131,17 @@ function render(store: Store<AppState>, v: Views): void {
       v.composer.cancel();
       v.actions.reset();
       v.timeline.reset();
-      v.composer.setPlaceholder(s.room.name);
     }
+    const label = roomLabel(s);
+    v.composer.setPlaceholder(`${label.sigil}${label.title}`);
     v.header.render(s);
     v.banner.render(s.connection);
-    v.timeline.render(s.room);
+    v.timeline.render(s.room, label);
     v.people.render(s.room);
     v.typing.render(s.room);
     v.rooms.render(s.rooms, s.room.name, s.room.count);
+    v.directsPanel.render(s.directs, s.room.name);
+    if (isDirect(s.room.name) && s.room.joined) v.directs.read(s.room.name, s.room.logSeq);
   });
 }
 

@@ -76,6 +76,22 @@ export interface Change {
   message: MessageV2;
 }
 
+/**
+ * A direct conversation as one of its two users sees it (version 2): a
+ * room only those two can join, never in the public rooms list.
+ */
+export interface Conversation {
+  /** "@" and 24 lower-case hex digits, chosen by the server. */
+  room: string;
+  /** The other user, with the name they last used. */
+  with: User;
+  /** The room's newest seq, 0 if it is empty. */
+  lastSeq: number;
+}
+
+/** Whether `room` names a direct conversation rather than a public room. */
+export const isDirect = (room: string): boolean => /^@[0-9a-f]{24}$/.test(room);
+
 export type ErrorCode =
   | "invalid_room"
   | "invalid_name"
@@ -92,6 +108,8 @@ export type ErrorCode =
   | "not_found"
   /** Version 2: a reaction is one emoji. */
   | "invalid_reaction"
+  /** Version 2 events (`dm`, `conversations`) sent on a version 1 connection. */
+  | "unsupported"
   /** Client-side only: the ack did not arrive in time. */
   | "timeout";
 
@@ -153,6 +171,8 @@ export interface ServerToClientEvents {
   typing: (t: Typing) => void;
   /** Version 2 only. */
   change: (c: Change) => void;
+  /** Version 2: a direct conversation of this user was opened (by either side). */
+  conversation: (c: Conversation) => void;
 }
 
 type Reply<T> = (ack: Ack<T>) => void;
@@ -177,6 +197,10 @@ export interface ClientToServerEvents {
   delete: (p: { room: string; id: number; clientId?: string }, ack: Reply<{ change: Change }>) => void;
   /** Version 2: adds or removes the user's reaction. */
   react: (p: { room: string; id: number; emoji: string; clientId?: string }, ack: Reply<{ change: Change }>) => void;
+  /** Version 2: opens (or finds) the direct conversation with a user. */
+  dm: (p: { userId: string }, ack: Reply<{ conversation: Conversation }>) => void;
+  /** Version 2: this user's direct conversations, newest activity first. */
+  conversations: (p: Record<string, never>, ack: Reply<{ conversations: Conversation[] }>) => void;
 }
 
 /** Limits the server enforces; the UI checks them first for quick feedback. */

@@ -7,6 +7,7 @@ import type {
   Ack,
   Change,
   ClientToServerEvents,
+  Conversation,
   HistoryReply,
   JoinReply,
   MessageV2,
@@ -89,6 +90,15 @@ export class ChatClient {
 
   history(room: string, page: { before?: number; after?: number; limit?: number }): Promise<Ack<HistoryReply>> {
     return call(this.socket, "history", { room, ...page });
+  }
+
+  /** Opens (or finds) the direct conversation with `userId`. */
+  dm(userId: string): Promise<Ack<{ conversation: Conversation }>> {
+    return call(this.socket, "dm", { userId });
+  }
+
+  conversations(): Promise<Ack<{ conversations: Conversation[] }>> {
+    return call(this.socket, "conversations", {});
   }
 
   rooms(): Promise<Ack<{ rooms: RoomCount[] }>> {

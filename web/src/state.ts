@@ -4,7 +4,7 @@
  * of socket events renders once. The helpers below are the only code that
  * changes a room's messages, people and notices.
  */
-import type { Change, MessageV2, Presence, RoomCount, User } from "./protocol";
+import { isDirect, type Change, type MessageV2, type Presence, type RoomCount, type User } from "./protocol";
 
 export type Connection = "connecting" | "online" | "reconnecting";
 
@@ -66,13 +66,32 @@ export interface RoomState {
   unannounced: Map<string, number>;
 }
 
+/** A direct conversation in the sidebar. */
+export interface Direct {
+  room: string;
+  /** The other person. */
+  with: User;
+  lastSeq: number;
+  /** Ids of messages from the other person that arrived after the read position. */
+  unread: Set<number>;
+}
+
 export interface AppState {
   connection: Connection;
   userId: string | null;
   room: RoomState;
   rooms: RoomCount[];
+  /** Direct conversations, newest activity first. */
+  directs: Direct[];
   /** Messages that arrived while the tab was hidden. */
   unread: number;
+}
+
+/** How a room is named on screen: "#general", or "@Bilal" for a direct conversation. */
+export function roomLabel(state: AppState, room = state.room.name): { sigil: string; title: string } {
+  if (!isDirect(room)) return { sigil: "#", title: room };
+  const d = state.directs.find((c) => c.room === room);
+  return { sigil: "@", title: d?.with.name ?? "direct message" };
 }
 
 export function emptyRoom(name: string): RoomState {

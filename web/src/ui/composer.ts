@@ -79,9 +79,10 @@ export class Composer {
     this.input.focus();
   }
 
+  /** `room` as shown: "#general", "@Bilal". */
   setPlaceholder(room: string): void {
     this.room = room;
-    this.input.placeholder = this.mode?.kind === "edit" ? "Edit your message" : `Message #${room}`;
+    this.input.placeholder = this.mode?.kind === "edit" ? "Edit your message" : `Message ${room}`;
   }
 
   /** Puts one of the reader's messages in the box to edit. */

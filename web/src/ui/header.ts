@@ -2,7 +2,7 @@
  * The room header: its name, the live count, and the copy-link button.
  * Also owns the tab title, which carries the unread count while hidden.
  */
-import type { AppState } from "../state";
+import { roomLabel, type AppState } from "../state";
 import { byId } from "./dom";
 import { roomPath } from "../route";
 
@@ -11,6 +11,7 @@ const COPIED_MS = 2000;
 
 export class Header {
   private readonly name = byId("room-name");
+  private readonly sigil = byId("room-sigil");
   private readonly count = byId("room-count");
   private readonly copy = byId<HTMLButtonElement>("copy-link");
   private readonly copyLabel = byId("copy-label");
@@ -24,10 +25,12 @@ export class Header {
   render(state: AppState): void {
     const room = state.room;
     this.room = room.name;
-    this.name.textContent = room.name;
+    const label = roomLabel(state);
+    this.sigil.textContent = label.sigil;
+    this.name.textContent = label.title;
     this.count.textContent = room.joined || room.count ? `${room.count} online` : "";
     const unread = state.unread ? `(${state.unread}) ` : "";
-    document.title = `${unread}#${room.name} · Baat-Chit`;
+    document.title = `${unread}${label.sigil}${label.title} · Baat-Chit`;
   }
 
   private async copyLink(): Promise<void> {

@@ -3,7 +3,7 @@
  * /r/<room> (so it can be opened in a new tab or copied), and a small form
  * to join or create a room by name.
  */
-import { LIMITS, type RoomCount } from "../protocol";
+import { isDirect, LIMITS, type RoomCount } from "../protocol";
 import { roomPath } from "../route";
 import { byId, el } from "./dom";
 
@@ -28,9 +28,10 @@ export class RoomsPanel {
     this.input.setAttribute("aria-invalid", message ? "true" : "false");
   }
 
-  /** The active rooms, with the current one always listed and marked. */
+  /** The active rooms, with the current one always listed and marked (unless it is a direct conversation). */
   render(rooms: RoomCount[], current: string, currentCount: number): void {
-    const listed = rooms.some((r) => r.room === current) ? rooms : [{ room: current, count: currentCount }, ...rooms];
+    const known = isDirect(current) || rooms.some((r) => r.room === current);
+    const listed = known ? rooms : [{ room: current, count: currentCount }, ...rooms];
     const sig = JSON.stringify([current, listed]);
     if (sig === this.lastSig) return;
     this.lastSig = sig;

@@ -26,6 +26,7 @@ export class Timeline {
   private readonly pill = byId<HTMLButtonElement>("new-pill");
   private readonly start = byId("timeline-start");
   private readonly startRoom = byId("start-room");
+  private readonly startSigil = byId("start-sigil");
   private readonly startText = byId("start-text");
   private cache = new Map<string, { sig: string; node: HTMLLIElement }>();
   private lastKey: string | null = null;
@@ -51,7 +52,8 @@ export class Timeline {
     this.stickNext = true;
   }
 
-  render(room: RoomState): void {
+  /** `label` is how the room is named on screen (see `roomLabel`). */
+  render(room: RoomState, label: { sigil: string; title: string }): void {
     // Following is known from the last scroll (a resize may have moved the
     // bottom since); a moved scrollTop means a scroll whose event is pending.
     if (this.scroller.scrollTop !== this.knownTop) this.noteScroll();
@@ -63,7 +65,7 @@ export class Timeline {
     this.olderButton.hidden = !room.hasOlder;
     this.olderButton.disabled = room.loadingOlder;
     this.olderButton.textContent = room.loadingOlder ? "Loading older messages…" : "Load older messages";
-    this.renderStart(room);
+    this.renderStart(room, label);
     const newLast = rows.length ? rows[rows.length - 1]!.key : null;
     const grewAtEnd = newLast !== this.lastKey && newLast !== null && newLast.startsWith("m:");
     this.lastKey = newLast;
@@ -78,14 +80,18 @@ export class Timeline {
   }
 
   /** The room's beginning (or why it could not be entered) above its first message. */
-  private renderStart(room: RoomState): void {
+  private renderStart(room: RoomState, label: { sigil: string; title: string }): void {
     this.start.hidden = !room.joinError && (!room.joined || room.hasOlder);
-    this.startRoom.textContent = room.name;
+    this.startSigil.textContent = label.sigil;
+    this.startRoom.textContent = label.title;
+    const direct = label.sigil === "@";
     this.startText.textContent = room.joinError
-      ? `Could not enter this room: ${room.joinError}`
-      : room.messages.length
-        ? "This is the beginning of the room."
-        : "No messages yet. Say hello!";
+      ? `Could not enter this ${direct ? "conversation" : "room"}: ${room.joinError}`
+      : direct
+        ? `This is the beginning of your private conversation with ${label.title}. Only the two of you can read it.`
+        : room.messages.length
+          ? "This is the beginning of the room."
+          : "No messages yet. Say hello!";
   }
 
   /** Starts a fresh room: forget rows and jump to the end on next render. */
