@@ -2,7 +2,7 @@
  * The Baat-Chit event contract as TypeScript types: the one place where
  * event names and payload shapes live on the browser side. Version 1 is
  * what every client gets; the version 2 parts (marked) reach a client that
- * connects with `auth: { protocol: 2 }`.
+ * connects with `auth: { protocol: 2 }`, direct conversations among them.
  * tests/browser/protocol.test.mjs checks the event names against the
  * server's `realtime::events` module.
  */
@@ -67,6 +67,18 @@ export interface Change {
   message: MessageV2;
 }
 
+/**
+ * A direct conversation as one of its two users sees it (version 2). Its
+ * room is `@` and 24 hex digits; only those two users may enter it.
+ */
+export interface Conversation {
+  room: string;
+  /** The other user, with the name it last joined the conversation with. */
+  with: User;
+  /** The room's newest seq, 0 if nothing was written yet. */
+  lastSeq: number;
+}
+
 export type ErrorCode =
   | "invalid_room"
   | "invalid_name"
@@ -77,12 +89,20 @@ export type ErrorCode =
   | "rate_limited"
   | "bad_request"
   | "unavailable"
-  /** Version 2: only the author may edit or delete a message. */
+  /**
+   * Version 2: only the author may edit or delete a message; a direct room
+   * that is not yours (or not joined yet); a `dm` with yourself.
+   */
   | "forbidden"
-  /** Version 2: no such message in this room (or it was deleted). */
+  /**
+   * Version 2: no such message in this room (or it was deleted); for `dm`,
+   * nobody with that id shares a room with you.
+   */
   | "not_found"
   /** Version 2: a reaction is one emoji. */
   | "invalid_reaction"
+  /** A version 2 event (`dm`, `conversations`) on a version 1 connection. */
+  | "unsupported"
   /** Client-side only: the ack did not arrive in time. */
   | "timeout";
 
@@ -144,6 +164,8 @@ export interface ServerToClientEvents {
   typing: (t: Typing) => void;
   /** Version 2 only. */
   change: (c: Change) => void;
+  /** Version 2 only: a direct conversation of this user was opened. */
+  conversation: (c: Conversation) => void;
 }
 
 type Reply<T> = (ack: Ack<T>) => void;
@@ -168,6 +190,10 @@ export interface ClientToServerEvents {
   delete: (p: { room: string; id: number; clientId?: string }, ack: Reply<{ change: Change }>) => void;
   /** Version 2: adds or removes the user's reaction. */
   react: (p: { room: string; id: number; emoji: string; clientId?: string }, ack: Reply<{ change: Change }>) => void;
+  /** Version 2: opens (or finds) the direct conversation with that user. */
+  dm: (p: { userId: string }, ack: Reply<{ conversation: Conversation }>) => void;
+  /** Version 2: this user's direct conversations, newest activity first. */
+  conversations: (p: Record<string, never>, ack: Reply<{ conversations: Conversation[] }>) => void;
 }
 
 /** Limits the server enforces; the UI checks them first for quick feedback. */
