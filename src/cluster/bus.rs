@@ -1,14 +1,15 @@
 //! The bus between processes: one Redis pub/sub channel, `PREFIX:bus`.
-//! It carries committed messages and changes (the rooms' log), typing, hints that a publish failed, and
-//! the presence changes `presence.lua` publishes. Pub/sub keeps one
+//! It carries committed messages and changes (the rooms' log), typing, new
+//! direct conversations, hints that a publish failed, and the presence
+//! changes `presence.lua` publishes. Pub/sub keeps one
 //! publisher's order but not an order across publishers, so messages are
 //! put in seq order by each receiver's room streams, which also fill any
 //! gap from the database; the bus only has to be fast, not perfect.
 
 use super::Link;
 use crate::domain::{
-    self, ChangeKind, ClientId, DisplayName, Entry, Message, MessageText, Reaction, RoomName, Seq,
-    User, UserId,
+    self, ChangeKind, ClientId, DisplayName, Entry, Message, MessageText, Pair, Reaction, RoomName,
+    Seq, User, UserId,
 };
 use crate::realtime::peers::{FromPeers, Peers};
 use crate::realtime::presence::{Change, ChangeSink};
@@ -29,7 +30,9 @@ const MAX_BATCH: usize = 256;
 
 enum Outgoing {
     Entries(Vec<Entry>),
-    Typing(String),
+    /// An envelope not worth retrying: typing, or a new conversation (its
+    /// users find it in `conversations` anyway).
+    Plain(String),
 }
 
 /// Publishes this process's news, in the order it happened.
@@ -54,7 +57,14 @@ impl Peers for Publisher {
 
     fn typing(&self, room: &RoomName, user: &User, typing: bool) {
         let envelope = json!({ "k": "t", "n": self.node, "r": room, "u": user, "t": typing });
-        let _ = self.outgoing.send(Outgoing::Typing(envelope.to_string()));
+        let _ = self.outgoing.send(Outgoing::Plain(envelope.to_string()));
+    }
+
+    fn conversation(&self, pair: &Pair) {
+        let envelope = json!({
+            "k": "v", "n": self.node, "r": pair.room, "u": pair.users, "q": pair.last_seq
+        });
+        let _ = self.outgoing.send(Outgoing::Plain(envelope.to_string()));
     }
 }
 
@@ -94,7 +104,7 @@ async fn publish_loop(link: Arc<Link>, mut inbox: mpsc::UnboundedReceiver<Outgoi
                         *newest = (*newest).max(entry.seq());
                     }
                 }
-                Outgoing::Typing(envelope) => {
+                Outgoing::Plain(envelope) => {
                     pipe.cmd("PUBLISH").arg(&channel).arg(envelope).ignore();
                 }
             }
@@ -169,6 +179,7 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
         | Envelope::Change { n, .. }
         | Envelope::Typing { n, .. }
         | Envelope::Hint { n, .. }
+        | Envelope::Conversation { n, .. }
             if n == node => {}
         Envelope::Message { m, .. } => match m.parse() {
             Some(message) => from_peers.entry(Entry::Message(message)),
@@ -188,6 +199,14 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
                 from_peers.hint(room, q);
             }
         }
+        Envelope::Conversation { r, u: [a, b], q, .. } => {
+            match (RoomName::parse(&r), a.parse(), b.parse()) {
+                (Ok(room), Some(a), Some(b)) if room.is_direct() => {
+                    from_peers.conversation(Pair { room, users: [a, b], last_seq: q });
+                }
+                _ => tracing::warn!("unreadable conversation on the bus"),
+            }
+        }
     }
 }
 
@@ -205,6 +224,9 @@ enum Envelope {
     Hint { n: String, r: String, q: Seq },
     #[serde(rename = "p")]
     Presence(WireChange),
+    /// A new direct conversation: its room, its two users, its last seq.
+    #[serde(rename = "v")]
+    Conversation { n: String, r: String, u: [WireUser; 2], q: Seq },
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 
 use super::Link;
 use crate::domain::{DisplayName, RoomName, User, UserId};
-use crate::realtime::presence::{Claim, Directory, DirectoryError, Reply, View};
+use crate::realtime::presence::{Claim, Directory, DirectoryError, Reply, View, name_keys};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
 use std::collections::HashSet;
@@ -126,7 +126,7 @@ async fn claim(
         .arg(room.as_str())
         .arg(user.to_string())
         .arg(name.as_str())
-        .arg(name.lookalike_keys().join("\n"))
+        .arg(name_keys(room, name).join("\n"))
         .arg(&link.node)
         .arg(if announce == Announce::Quietly { "1" } else { "0" })
         .invoke_async(redis)

@@ -3,6 +3,7 @@
 
 mod change;
 mod client_id;
+mod direct;
 mod display_name;
 mod lookalike;
 mod message;
@@ -12,6 +13,7 @@ mod user;
 
 pub use change::{Action, Change, ChangeDraft, ChangeKind, Emoji, Entry, MAX_REACTIONS};
 pub use client_id::ClientId;
+pub use direct::{Conversation, DIRECT_MARK, DirectRoom, Pair};
 pub use display_name::DisplayName;
 pub use message::{Message, MessageDraft, MessageV1, Reaction, Seq};
 pub use message_text::MessageText;
@@ -21,7 +23,9 @@ pub use user::{User, UserId};
 /// Why a raw value was refused; each maps to one contract error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    #[error("room names are 1 to 48 characters with no control characters")]
+    #[error(
+        "room names are 1 to 48 characters with no control characters, and do not start with @"
+    )]
     InvalidRoom,
     #[error("names are 1 to 32 characters with no control characters")]
     InvalidName,

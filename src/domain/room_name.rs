@@ -1,11 +1,14 @@
-//! A room's name, in the lower-case form every reply carries.
+//! A room's name, in the lower-case form every reply carries: a public
+//! room's, or a direct conversation's (`@` and 24 hex digits).
 
+use super::direct::{DIRECT_MARK, DirectRoom};
 use super::{DomainError, trimmed_line};
 use serde::Serialize;
 use std::fmt;
 
 /// A room name: trimmed, 1 to 48 characters, no control characters,
-/// lower-cased so that rooms compare case-insensitively.
+/// lower-cased so that rooms compare case-insensitively. A name starting
+/// with `@` is a direct room's id or nothing: public rooms cannot take it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct RoomName(String);
@@ -16,9 +19,24 @@ impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         // Lower-cased before the length check, so the limit holds for the
         // form every reply carries: "İ" lower-cases to two characters.
-        trimmed_line(&raw.to_lowercase(), Self::MAX_CHARS)
+        let name = trimmed_line(&raw.to_lowercase(), Self::MAX_CHARS)
             .map(|name| Self(name.to_owned()))
-            .ok_or(DomainError::InvalidRoom)
+            .ok_or(DomainError::InvalidRoom)?;
+        if name.is_direct() {
+            DirectRoom::parse(&name.0)?;
+        }
+        Ok(name)
+    }
+
+    /// The name of a direct room.
+    pub(super) fn direct(room: &DirectRoom) -> Self {
+        Self(room.to_string())
+    }
+
+    /// Whether this is a direct conversation's room, which only its two
+    /// users may enter.
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with(DIRECT_MARK)
     }
 
     pub fn as_str(&self) -> &str {
@@ -64,6 +82,17 @@ mod tests {
     fn a_room_name_with_a_control_character_is_refused() {
         assert_eq!(RoomName::parse("gen\neral"), Err(DomainError::InvalidRoom));
         assert_eq!(RoomName::parse("gen\u{7}"), Err(DomainError::InvalidRoom));
+    }
+
+    #[test]
+    fn a_name_starting_with_the_direct_mark_is_a_direct_room_or_refused() {
+        assert_eq!(RoomName::parse("@general"), Err(DomainError::InvalidRoom));
+        assert_eq!(RoomName::parse(" @"), Err(DomainError::InvalidRoom));
+        let direct = format!("@{}", "A1".repeat(12));
+        let parsed = RoomName::parse(&direct).expect("a direct room");
+        assert!(parsed.is_direct());
+        assert_eq!(parsed.as_str(), direct.to_lowercase());
+        assert!(!RoomName::parse("a@b").expect("a public room").is_direct());
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn queue<A: Adapter>(
     };
     let request: ChangeRequest = payload::parse(raw, shape)?;
     let room = RoomName::parse(&request.room)?;
-    let conn = conn.filter(|c| c.is_in(&room)).ok_or(Refusal::NotInRoom)?;
+    let conn = conn.filter(|c| c.is_in(&room)).ok_or_else(|| Refusal::outside(&room))?;
     let missing = || Refusal::BadRequest(format!("expected {shape}"));
     let action = match kind {
         ChangeKind::Edit => Action::Edit(MessageText::parse(request.text.ok_or_else(missing)?)?),
@@ -86,7 +86,7 @@ fn queue<A: Adapter>(
         ChangeKind::React => Action::React(Emoji::parse(&request.emoji.ok_or_else(missing)?)?),
     };
     let client_id = payload::client_id(request.client_id)?;
-    let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
+    let user = hub.presence.member(&room, conn.user).ok_or_else(|| Refusal::outside(&room))?;
     conn.spend_message().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
     let message_id = payload::id(request.id);
     let draft = ChangeDraft { room, user, message_id, action, client_id };

@@ -26,8 +26,24 @@ pub struct Conn {
 struct Rooms {
     joined: Vec<Joined>,
     /// Joins of new rooms under way, counted against the room limit so
-    /// that joins racing each other cannot pass it.
-    entering: usize,
+    /// that joins racing each other cannot pass it: public rooms, then
+    /// direct ones.
+    entering: [usize; 2],
+}
+
+impl Rooms {
+    /// Rooms of `room`'s kind (public or direct) joined or being joined.
+    fn of_kind(&self, room: &RoomName) -> usize {
+        let joined = self.joined.iter().filter(|j| j.room.is_direct() == room.is_direct()).count();
+        joined + self.entering[kind(room)]
+    }
+}
+
+/// Public rooms and direct rooms count against the room limit apart: a
+/// client joins each of its conversations to count unread messages, and
+/// that must not crowd out the public rooms its user is in.
+fn kind(room: &RoomName) -> usize {
+    usize::from(room.is_direct())
 }
 
 /// A room this connection has joined (usually one or two).
@@ -43,7 +59,8 @@ struct Joined {
 /// either taken by [`Conn::enter`] or no longer needed.
 pub struct Entering<'a> {
     conn: &'a Conn,
-    counted: bool,
+    /// The kind of room whose place it holds, if it holds one.
+    counted: Option<usize>,
 }
 
 impl Conn {
@@ -71,14 +88,20 @@ impl Conn {
         lock(&self.rooms).joined.iter().any(|j| j.room == *room)
     }
 
+    /// The public rooms this connection is in.
+    pub fn public_rooms(&self) -> Vec<RoomName> {
+        let rooms = lock(&self.rooms);
+        rooms.joined.iter().filter(|j| !j.room.is_direct()).map(|j| j.room.clone()).collect()
+    }
+
     /// Checks the room and join limits before a join of `room`: a room
     /// already joined needs no new place, but every join spends one of the
-    /// joins allowed.
+    /// joins allowed. Public and direct rooms each have `max_rooms` places.
     pub fn start_entering(&self, room: &RoomName) -> Result<Entering<'_>, Refusal> {
         let mut rooms = lock(&self.rooms);
         let counted = !rooms.joined.iter().any(|j| j.room == *room);
         if let Some(max) = self.max_rooms.filter(|_| counted) {
-            if rooms.joined.len() + rooms.entering >= max {
+            if rooms.of_kind(room) >= max {
                 return Err(Refusal::TooManyRooms { max });
             }
         }
@@ -87,7 +110,10 @@ impl Conn {
                 .spend(Instant::now())
                 .map_err(|retry_after_ms| Refusal::JoinsLimited { retry_after_ms })?;
         }
-        rooms.entering += usize::from(counted);
+        let counted = counted.then(|| kind(room));
+        if let Some(kind) = counted {
+            rooms.entering[kind] += 1;
+        }
         Ok(Entering { conn: self, counted })
     }
 
@@ -163,8 +189,8 @@ impl Conn {
 
 impl Drop for Entering<'_> {
     fn drop(&mut self) {
-        if self.counted {
-            lock(&self.conn.rooms).entering -= 1;
+        if let Some(kind) = self.counted {
+            lock(&self.conn.rooms).entering[kind] -= 1;
         }
     }
 }
@@ -205,6 +231,17 @@ mod tests {
         assert!(join(&conn, "A").is_ok(), "a room already joined");
         conn.exit(&room("a"));
         assert!(join(&conn, "c").is_ok(), "leaving makes room");
+    }
+
+    #[test]
+    fn direct_rooms_have_places_of_their_own() {
+        let conn = conn(&["--max-rooms-per-connection=1", "--join-rate-limit=0"]);
+        let direct = format!("@{}", "ab".repeat(12));
+        assert!(join(&conn, "a").is_ok() && join(&conn, &direct).is_ok());
+        let another = format!("@{}", "cd".repeat(12));
+        assert!(matches!(join(&conn, &another), Err(Refusal::TooManyRooms { max: 1 })));
+        assert!(matches!(join(&conn, "b"), Err(Refusal::TooManyRooms { max: 1 })));
+        assert_eq!(conn.public_rooms(), [room("a")]);
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn history<A: Adapter>(
     let room = RoomName::parse(&request.room)?;
     let conn = conn_of(s)?;
     if !conn.is_in(&room) {
-        return Err(Refusal::NotInRoom);
+        return Err(Refusal::outside(&room));
     }
     let limit = match request.limit {
         None => DEFAULT_LIMIT,

@@ -5,7 +5,7 @@ use super::history::Shown;
 use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
 use super::refusal::{Done, reply};
-use super::{Conn, Hub, Refusal, typing};
+use super::{Conn, Hub, Refusal, direct, typing};
 use crate::domain::{Change, DisplayName, Entry, Message, RoomName, Seq, User};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
@@ -56,8 +56,9 @@ async fn join<A: Adapter>(
 ) -> Result<Joined, Refusal> {
     let request: JoinRequest = payload::parse(raw, "{ room, name, since? }")?;
     let room = RoomName::parse(&request.room)?;
-    let name = DisplayName::parse(&request.name)?;
     let conn = conn_of(s)?;
+    direct::admit(hub, &room, conn.user).await?;
+    let name = DisplayName::parse(&request.name)?;
     let entering = conn.start_entering(&room)?;
     let (you, view) = hub.presence.join(&room, conn.user, name, s.id).await?;
     // Presence changes up to the view's version are in this ack; the relay
@@ -68,6 +69,7 @@ async fn join<A: Adapter>(
     match catch_up(s, hub, &room, since).await {
         Ok(CaughtUp { history, changes, has_more }) => {
             hub.replay_presence(s.clone(), room.clone());
+            direct::note_name(hub, &room, &you).await;
             let count = view.count();
             let history = Shown::new(history, conn.v2());
             let changes = (conn.v2() && since.is_some()).then_some(changes);
@@ -161,7 +163,7 @@ async fn leave<A: Adapter>(
     let conn = conn_of(s)?;
     let user = hub.presence.member(&room, conn.user);
     if !conn.exit(&room) {
-        return Err(Refusal::NotInRoom);
+        return Err(Refusal::outside(&room));
     }
     s.leave(room.to_string());
     let Some(user) = user else {

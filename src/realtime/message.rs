@@ -68,11 +68,11 @@ fn queue<A: Adapter>(
 ) -> Result<oneshot::Receiver<Outcome>, Refusal> {
     let request: MessageRequest = payload::parse(raw, "{ room, text, clientId?, replyTo? }")?;
     let room = RoomName::parse(&request.room)?;
-    let conn = conn.filter(|c| c.is_in(&room)).ok_or(Refusal::NotInRoom)?;
+    let conn = conn.filter(|c| c.is_in(&room)).ok_or_else(|| Refusal::outside(&room))?;
     let text = MessageText::parse(request.text)?;
     let client_id = payload::client_id(request.client_id)?;
     let reply_to = request.reply_to.map(payload::id);
-    let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
+    let user = hub.presence.member(&room, conn.user).ok_or_else(|| Refusal::outside(&room))?;
     conn.spend_message().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
     let draft = MessageDraft { room, user, text, client_id, reply_to };
     Ok(hub.writer.post(Draft::Message(draft), sender))

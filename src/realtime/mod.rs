@@ -4,6 +4,7 @@
 
 mod change;
 mod conn;
+mod direct;
 mod fanout;
 mod history;
 mod join;
@@ -25,7 +26,7 @@ pub use conn::Conn;
 pub use refusal::Refusal;
 
 use crate::config::Config;
-use crate::domain::{Entry, RoomName, Seq, User};
+use crate::domain::{Entry, Pair, RoomName, Seq, User};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -56,12 +57,16 @@ pub mod events {
     pub const DELETE: &str = "delete";
     pub const REACT: &str = "react";
     pub const CHANGE: &str = "change";
+    pub const DM: &str = "dm";
+    pub const CONVERSATIONS: &str = "conversations";
+    pub const CONVERSATION: &str = "conversation";
 
     /// What clients send.
-    pub const FROM_CLIENT: [&str; 9] =
-        [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS, EDIT, DELETE, REACT];
-    /// What the server sends (`change` only to version 2 clients).
-    pub const FROM_SERVER: [&str; 5] = [SESSION, MESSAGE, PRESENCE, TYPING, CHANGE];
+    pub const FROM_CLIENT: [&str; 11] =
+        [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS, EDIT, DELETE, REACT, DM, CONVERSATIONS];
+    /// What the server sends (`change` and `conversation` only to version 2
+    /// clients).
+    pub const FROM_SERVER: [&str; 6] = [SESSION, MESSAGE, PRESENCE, TYPING, CHANGE, CONVERSATION];
 }
 
 /// Everything a handler needs: cheap to clone, one `Arc`.
@@ -179,6 +184,10 @@ impl<A: Adapter> FromPeers for Inbound<A> {
 
     fn hint(&self, room: RoomName, seq: Seq) {
         self.streams.hint(room, seq);
+    }
+
+    fn conversation(&self, pair: Pair) {
+        direct::deliver(&self.io, &pair);
     }
 
     fn reconnected(&self) {

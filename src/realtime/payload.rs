@@ -55,7 +55,15 @@ pub struct HistoryRequest {
     pub limit: Option<u64>,
 }
 
-/// `rooms` takes an empty object; extra fields are ignored.
+/// `dm`: the other user of a direct conversation.
+#[derive(Debug, Deserialize)]
+pub struct DmRequest {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+}
+
+/// `rooms` and `conversations` take an empty object; extra fields are
+/// ignored.
 #[derive(Debug, Deserialize)]
 pub struct RoomsRequest {}
 

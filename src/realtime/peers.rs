@@ -2,7 +2,7 @@
 //! this process tells them ([`Peers`]) and what they tell it
 //! ([`FromPeers`]). One process alone has none ([`Alone`]).
 
-use crate::domain::{Entry, RoomName, Seq, User};
+use crate::domain::{Entry, Pair, RoomName, Seq, User};
 
 /// Tells the other processes what happened here.
 pub trait Peers: Send + Sync + 'static {
@@ -10,6 +10,9 @@ pub trait Peers: Send + Sync + 'static {
     fn entries(&self, entries: Vec<Entry>);
     /// A user on this process started or stopped typing.
     fn typing(&self, room: &RoomName, user: &User, typing: bool);
+    /// A direct conversation was opened here: its users' connections on
+    /// the other processes should hear of it.
+    fn conversation(&self, pair: &Pair);
 }
 
 /// What the other processes tell this one.
@@ -17,6 +20,8 @@ pub trait FromPeers: Send + Sync + 'static {
     /// A message or change another process committed.
     fn entry(&self, entry: Entry);
     fn typing(&self, room: RoomName, user: User, typing: bool);
+    /// A direct conversation another process opened.
+    fn conversation(&self, pair: Pair);
     /// The room has entries up to `seq`: a publish of them failed.
     fn hint(&self, room: RoomName, seq: Seq);
     /// The link to the others was down: anything may have been missed.
@@ -31,4 +36,5 @@ pub struct Alone;
 impl Peers for Alone {
     fn entries(&self, _entries: Vec<Entry>) {}
     fn typing(&self, _room: &RoomName, _user: &User, _typing: bool) {}
+    fn conversation(&self, _pair: &Pair) {}
 }

@@ -37,6 +37,18 @@ pub enum Refusal {
     /// A change the store refused (protocol version 2).
     #[error(transparent)]
     Rejected(#[from] Rejected),
+    /// A direct room this connection may not use: not one of its two
+    /// users, or (for every event but `join`) not joined yet. One answer
+    /// whether the room exists or not, so it tells nothing of either.
+    #[error("only the two people of a direct conversation may use it, after joining it")]
+    Outsider,
+    #[error("a direct conversation is with someone else, not yourself")]
+    WithYourself,
+    #[error("no such user shares a room with you")]
+    NoSuchUser,
+    /// An event of a later contract version than the connection speaks.
+    #[error("this event needs protocol version 2: connect with auth {{ protocol: 2 }}")]
+    Unsupported,
 }
 
 impl Refusal {
@@ -51,7 +63,11 @@ impl Refusal {
             Self::Invalid(DomainError::InvalidClientId) => "bad_request",
             Self::Invalid(DomainError::InvalidEmoji) => "invalid_reaction",
             Self::Rejected(Rejected::NotFound) => "not_found",
-            Self::Rejected(Rejected::Forbidden) => "forbidden",
+            Self::Rejected(Rejected::Forbidden) | Self::Outsider | Self::WithYourself => {
+                "forbidden"
+            }
+            Self::NoSuchUser => "not_found",
+            Self::Unsupported => "unsupported",
             Self::Rejected(Rejected::TooManyReactions) => "too_large",
             Self::NameTaken => "name_taken",
             Self::NotInRoom => "not_in_room",
@@ -82,6 +98,14 @@ impl Refusal {
             error["retryAfterMs"] = json!(retry_after_ms);
         }
         json!({ "ok": false, "error": error })
+    }
+}
+
+impl Refusal {
+    /// The refusal for an event naming a room this connection is not in:
+    /// `not_in_room` for a public room, `forbidden` for a direct one.
+    pub fn outside(room: &crate::domain::RoomName) -> Self {
+        if room.is_direct() { Self::Outsider } else { Self::NotInRoom }
     }
 }
 

@@ -2,7 +2,7 @@
 //! and what leaving looks like to the rooms it was in.
 
 use super::presence::Departure;
-use super::{Conn, Hub, change, events, history, join, message, typing};
+use super::{Conn, Hub, change, direct, events, history, join, message, typing};
 use crate::domain::UserId;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -37,6 +37,8 @@ pub async fn identify<A: Adapter>(
     s.on(events::EDIT, change::on_edit::<A>);
     s.on(events::DELETE, change::on_delete::<A>);
     s.on(events::REACT, change::on_react::<A>);
+    s.on(events::DM, direct::on_dm::<A>);
+    s.on(events::CONVERSATIONS, direct::on_conversations::<A>);
     s.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -55,6 +57,10 @@ pub async fn on_connect<A: Adapter>(s: SocketRef<A>, State(hub): State<Hub<A>>) 
     let Some(conn) = s.extensions.get::<Arc<Conn>>() else {
         return;
     };
+    if conn.v2() {
+        // Where `conversation` events reach this user's connections.
+        s.join(direct::user_group(conn.user));
+    }
     let session = json!({ "userId": conn.user, "token": hub.keyring.issue(conn.user) });
     if let Err(error) = s.emit(events::SESSION, &session) {
         tracing::debug!(%error, "session not sent");

@@ -55,6 +55,10 @@ pub(super) trait AppendTx: Send + Sized {
         last_seqs: &HashMap<RoomName, Seq>,
     ) -> Result<(), StoreError>;
 
+    /// Marks the direct rooms among `rooms` as active at `ts`.
+    async fn touch_conversations(&mut self, rooms: &[&RoomName], ts: i64)
+    -> Result<(), StoreError>;
+
     async fn commit(self) -> Result<(), StoreError>;
 
     async fn rollback(self) -> Result<(), StoreError>;
@@ -109,6 +113,10 @@ async fn attempt<T: AppendTx>(
         return Ok(None);
     }
     tx.save_last_seqs(&last_seqs).await?;
+    let mut written: Vec<&RoomName> = rows.iter().map(|(draft, _)| &draft.room).collect();
+    written.sort_unstable();
+    written.dedup();
+    tx.touch_conversations(&written, ts).await?;
     assemble(drafts, fates, &originals, &ids, ts).map(Some)
 }
 

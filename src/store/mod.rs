@@ -7,10 +7,13 @@
 //! - [`changes`]: how edits, deletes and reactions are applied, once for
 //!   both backends; each backend supplies the statements.
 //! - [`rows`]: the rows, the read queries, pages and the log, also shared.
+//! - [`conversations`]: direct conversations (who may enter which direct
+//!   room), also shared.
 //! - [`sqlite`] and [`postgres`]: connection settings and SQL only.
 
 mod batch;
 mod changes;
+mod conversations;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -18,7 +21,9 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::domain::{Change, ChangeDraft, Entry, Message, MessageDraft, RoomName, Seq};
+use crate::domain::{
+    Change, ChangeDraft, Entry, Message, MessageDraft, Pair, RoomName, Seq, User, UserId,
+};
 use std::sync::Arc;
 
 /// Why storage failed. Every variant means nothing was stored.
@@ -88,6 +93,14 @@ pub enum Rejected {
     TooManyReactions,
 }
 
+/// What [`Store::open_conversation`] found or made.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub pair: Pair,
+    /// True when this call made it; false when the pair already had one.
+    pub created: bool,
+}
+
 /// Which slice of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slice {
@@ -133,6 +146,26 @@ pub trait Store: Send + Sync + 'static {
 
     /// A message of `room` in its current state.
     async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError>;
+
+    /// The direct conversation of `a` and `b` (two different users): the one
+    /// they have, or a new one in a new room. Safe to call from several
+    /// processes at once: a pair only ever has one conversation.
+    async fn open_conversation(&self, a: &User, b: &User) -> Result<Opened, StoreError>;
+
+    /// The direct conversation of `a` and `b`, if they have one.
+    async fn conversation(&self, a: UserId, b: UserId) -> Result<Option<Pair>, StoreError>;
+
+    /// `user`'s direct conversations, the one with the newest message first
+    /// (a conversation without messages counts from when it was opened).
+    async fn conversations(&self, user: UserId, limit: u32) -> Result<Vec<Pair>, StoreError>;
+
+    /// Whether `user` is one of the two users of the direct room `room`;
+    /// false for a room no conversation has.
+    async fn is_participant(&self, room: &RoomName, user: UserId) -> Result<bool, StoreError>;
+
+    /// Records the name `user` now uses in its direct room `room`, the one
+    /// the other user sees in its list.
+    async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError>;
 
     /// The secret session tokens are signed with, created on first use.
     async fn secret(&self) -> Result<[u8; 32], StoreError>;

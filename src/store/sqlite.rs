@@ -4,9 +4,12 @@
 
 use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
 use super::changes::{self, ChangeTx};
+use super::conversations;
 use super::rows::{self, ChangeRow, MessageRow};
-use super::{Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError};
-use crate::domain::{ChangeDraft, ClientId, Message, MessageDraft, RoomName, Seq, User, UserId};
+use super::{Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError};
+use crate::domain::{
+    ChangeDraft, ClientId, Message, MessageDraft, Pair, RoomName, Seq, User, UserId,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
@@ -95,6 +98,27 @@ impl Store for SqliteStore {
 
     async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
         rows::message::<Sqlite>(&mut *self.pool.acquire().await?, room, id).await
+    }
+
+    async fn open_conversation(&self, a: &User, b: &User) -> Result<Opened, StoreError> {
+        let ts = batch::now_millis();
+        conversations::open::<Sqlite>(&mut *self.pool.acquire().await?, a, b, ts).await
+    }
+
+    async fn conversation(&self, a: UserId, b: UserId) -> Result<Option<Pair>, StoreError> {
+        conversations::find::<Sqlite>(&mut *self.pool.acquire().await?, a, b).await
+    }
+
+    async fn conversations(&self, user: UserId, limit: u32) -> Result<Vec<Pair>, StoreError> {
+        conversations::list::<Sqlite>(&mut *self.pool.acquire().await?, user, limit).await
+    }
+
+    async fn is_participant(&self, room: &RoomName, user: UserId) -> Result<bool, StoreError> {
+        conversations::is_participant::<Sqlite>(&mut *self.pool.acquire().await?, room, user).await
+    }
+
+    async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError> {
+        conversations::rename::<Sqlite>(&mut *self.pool.acquire().await?, room, user).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
@@ -209,6 +233,14 @@ impl AppendTx for Transaction<'static, Sqlite> {
             query.build().execute(&mut **self).await?;
         }
         Ok(())
+    }
+
+    async fn touch_conversations(
+        &mut self,
+        rooms: &[&RoomName],
+        ts: i64,
+    ) -> Result<(), StoreError> {
+        conversations::touch::<Sqlite>(&mut **self, rooms, ts).await
     }
 
     async fn commit(self) -> Result<(), StoreError> {

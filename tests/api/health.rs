@@ -1,6 +1,8 @@
 use crate::helpers::{spawn_app, spawn_app_with_store};
-use baat_chit::domain::{ChangeDraft, Message, MessageDraft, RoomName, Seq};
-use baat_chit::store::{Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError};
+use baat_chit::domain::{ChangeDraft, Message, MessageDraft, Pair, RoomName, Seq, User, UserId};
+use baat_chit::store::{
+    Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError,
+};
 use std::sync::Arc;
 
 #[tokio::test]
@@ -58,6 +60,21 @@ impl Store for UnreachableDatabase {
         Err(down())
     }
     async fn message(&self, _: &RoomName, _: i64) -> Result<Option<Message>, StoreError> {
+        Err(down())
+    }
+    async fn open_conversation(&self, _: &User, _: &User) -> Result<Opened, StoreError> {
+        Err(down())
+    }
+    async fn conversation(&self, _: UserId, _: UserId) -> Result<Option<Pair>, StoreError> {
+        Err(down())
+    }
+    async fn conversations(&self, _: UserId, _: u32) -> Result<Vec<Pair>, StoreError> {
+        Err(down())
+    }
+    async fn is_participant(&self, _: &RoomName, _: UserId) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn rename_in_conversation(&self, _: &RoomName, _: &User) -> Result<(), StoreError> {
         Err(down())
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {

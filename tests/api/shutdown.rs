@@ -4,9 +4,9 @@
 
 use crate::helpers::spawn_app_with_store;
 use crate::sio::{RawSocket, Reply};
-use baat_chit::domain::{ChangeDraft, Message, MessageDraft, RoomName, Seq};
+use baat_chit::domain::{ChangeDraft, Message, MessageDraft, Pair, RoomName, Seq, User, UserId};
 use baat_chit::store::{
-    self, Appended, Applied, LogPage, Page, Rejected, Slice, Store, StoreError,
+    self, Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -67,6 +67,21 @@ impl Store for SlowCommits {
     }
     async fn message(&self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError> {
         self.0.message(room, id).await
+    }
+    async fn open_conversation(&self, a: &User, b: &User) -> Result<Opened, StoreError> {
+        self.0.open_conversation(a, b).await
+    }
+    async fn conversation(&self, a: UserId, b: UserId) -> Result<Option<Pair>, StoreError> {
+        self.0.conversation(a, b).await
+    }
+    async fn conversations(&self, user: UserId, limit: u32) -> Result<Vec<Pair>, StoreError> {
+        self.0.conversations(user, limit).await
+    }
+    async fn is_participant(&self, room: &RoomName, user: UserId) -> Result<bool, StoreError> {
+        self.0.is_participant(room, user).await
+    }
+    async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError> {
+        self.0.rename_in_conversation(room, user).await
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
         self.0.secret().await

@@ -2,7 +2,7 @@
  * The Baat-Chit event contract as TypeScript types: the one place where
  * event names and payload shapes live on the browser side. Version 1 is
  * what every client gets; the version 2 parts (marked) reach a client that
- * connects with `auth: { protocol: 2 }`.
+ * connects with `auth: { protocol: 2 }`, direct conversations among them.
  * The web app speaks version 2. tests/browser/protocol.test.mjs checks the
  * event names against the server's `realtime::events` module, and every
  * interface here field by field against payloads a real server sends.
@@ -102,9 +102,15 @@ export type ErrorCode =
   | "rate_limited"
   | "bad_request"
   | "unavailable"
-  /** Version 2: only the author may edit or delete a message. */
+  /**
+   * Version 2: only the author may edit or delete a message; a direct room
+   * that is not yours (or not joined yet); a `dm` with yourself.
+   */
   | "forbidden"
-  /** Version 2: no such message in this room (or it was deleted). */
+  /**
+   * Version 2: no such message in this room (or it was deleted); for `dm`,
+   * nobody with that id shares a room with you.
+   */
   | "not_found"
   /** Version 2: a reaction is one emoji. */
   | "invalid_reaction"

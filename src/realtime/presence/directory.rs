@@ -59,8 +59,7 @@ pub type ChangeSink = mpsc::UnboundedSender<Change>;
 /// Presence shared by every process of a deployment.
 pub trait Directory: Send + Sync + 'static {
     /// Adds `user` to `room` for this process, unless another user has the
-    /// name there, or one that looks the same (see
-    /// [`DisplayName::lookalike_keys`]).
+    /// name there, or one that looks the same (see [`name_keys`]).
     fn claim(&self, room: &RoomName, user: UserId, name: &DisplayName) -> Reply<Claim>;
     /// This process no longer holds `user` in `room`; it leaves the room
     /// when no process does. Answers once done; failures are also logged,
@@ -76,6 +75,14 @@ pub trait Directory: Send + Sync + 'static {
     /// announced as joined only if `announce` (the others were told they
     /// left); otherwise the others' clients still list them.
     fn reconcile(&self, held: Vec<(RoomName, User)>, announce: bool);
+}
+
+/// The keys that make a name taken in `room`: its look-alike keys
+/// ([`DisplayName::lookalike_keys`]) in a public room; none in a direct
+/// room, whose two users are told apart by id, so two people called Sam
+/// can still talk.
+pub fn name_keys(room: &RoomName, name: &DisplayName) -> Vec<String> {
+    if room.is_direct() { Vec::new() } else { name.lookalike_keys() }
 }
 
 /// Answers at once (for the in-memory directory).
@@ -140,7 +147,7 @@ impl Directory for LocalDirectory {
             let name = existing.clone();
             return ready(Ok(Claim { name, view: state.view(room) }));
         }
-        let keys = name.lookalike_keys();
+        let keys = name_keys(room, name);
         if keys.iter().any(|key| entry.names.contains(key)) {
             return ready(Err(DirectoryError::NameTaken));
         }
@@ -165,7 +172,7 @@ impl Directory for LocalDirectory {
         let Some(name) = entry.members.remove(&user) else {
             return ready(Ok(()));
         };
-        for key in name.lookalike_keys() {
+        for key in name_keys(room, &name) {
             entry.names.remove(&key);
         }
         let count = entry.members.len();

@@ -9,7 +9,7 @@ mod directory;
 pub mod relay;
 
 pub use directory::{
-    Change, ChangeSink, Claim, Directory, DirectoryError, LocalDirectory, Reply, View,
+    Change, ChangeSink, Claim, Directory, DirectoryError, LocalDirectory, Reply, View, name_keys,
 };
 
 use crate::domain::{DisplayName, RoomName, User, UserId};
@@ -145,10 +145,11 @@ impl Presence {
         answer(self.directory.view(room)).await
     }
 
-    /// Rooms with anyone in them, most populated first, then by name.
+    /// Public rooms with anyone in them, most populated first, then by
+    /// name. Direct rooms are nobody else's business.
     pub async fn rooms(&self, limit: usize) -> Result<Vec<(RoomName, usize)>, DirectoryError> {
         let mut list = answer(self.directory.rooms()).await?;
-        list.retain(|(_, count)| *count > 0);
+        list.retain(|(room, count)| *count > 0 && !room.is_direct());
         list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         list.truncate(limit);
         Ok(list)

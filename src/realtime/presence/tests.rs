@@ -130,3 +130,15 @@ async fn users_are_counted_once_across_rooms() {
     let _ = presence.join(&room("b"), asha, name("Asha"), Sid::new()).await;
     assert_eq!(presence.user_count().await, Ok(1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn direct_rooms_are_never_listed_and_do_not_make_names_unique() {
+    let (presence, _rx) = presence(5);
+    let direct = crate::domain::DirectRoom::random().room();
+    let asha = presence.join(&direct, UserId::random(), name("Sam"), Sid::new()).await;
+    let bo = presence.join(&direct, UserId::random(), name("SAM"), Sid::new()).await;
+    assert!(asha.is_ok() && bo.is_ok(), "two people called Sam may talk privately");
+    let _ = presence.join(&room("lobby"), UserId::random(), name("Sam"), Sid::new()).await;
+    let listed = presence.rooms(100).await.expect("local rooms");
+    assert_eq!(listed, [(room("lobby"), 1)]);
+}

@@ -43,8 +43,8 @@ fn typing<A: Adapter>(
     let request: TypingRequest = payload::parse(raw, "{ room, typing }")?;
     let room = RoomName::parse(&request.room)?;
     let conn = s.extensions.get::<Arc<Conn>>().filter(|c| c.is_in(&room));
-    let conn = conn.ok_or(Refusal::NotInRoom)?;
-    let user = hub.presence.member(&room, conn.user).ok_or(Refusal::NotInRoom)?;
+    let conn = conn.ok_or_else(|| Refusal::outside(&room))?;
+    let user = hub.presence.member(&room, conn.user).ok_or_else(|| Refusal::outside(&room))?;
     if !request.typing {
         stop(hub, io, &room, &user);
         return Ok(Done {});

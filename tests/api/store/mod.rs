@@ -3,11 +3,13 @@
 //! PostgreSQL must be running at 127.0.0.1:5432; if it is not, its tests fail.
 
 mod changes;
+mod conversations;
 mod database;
 
 use baat_chit::domain::{ClientId, DisplayName, MessageDraft, MessageText, RoomName, User, UserId};
 use baat_chit::store::{Appended, Page, Slice, Store};
 use changes::*;
+use conversations::*;
 use database::{Backend, TestDatabase};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -56,6 +58,11 @@ conformance!(
     the_log_after_a_seq_holds_changes_to_older_messages,
     a_reply_keeps_the_id_it_answers,
     pools_writing_messages_and_changes_at_once_keep_the_log_gap_free,
+    a_pair_of_users_has_one_conversation_whoever_opens_it,
+    pools_opening_one_pair_at_once_agree_on_one_room,
+    only_the_two_users_are_participants,
+    a_users_conversations_list_the_newest_message_first_with_last_seqs,
+    a_conversation_keeps_the_name_each_user_last_used,
 );
 
 fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> MessageDraft {
