@@ -213,6 +213,10 @@ describe("protocol", () => {
       await asha.waitFor("change", (c) => c.kind === "delete");
       await answer(asha, "history", { room, limit: 10 });
       await answer(asha, "rooms", {});
+      // A direct conversation: opened by one, announced to the other, listed for both.
+      await answer(asha, "dm", { userId: bo.session.userId });
+      await bo.waitFor("conversation");
+      await answer(bo, "conversations", {});
       // Away and back: a join with `since` answers the changes made meanwhile.
       const since = first.seq;
       await answer(bo, "join", { room, name: "bo", since });
@@ -255,7 +259,10 @@ describe("protocol", () => {
 
     it("every field protocol.ts declares is one a server really sends", () => {
       const unseen = [];
-      for (const name of ["User", "Reaction", "Message", "MessageV2", "Change", "AckError", "JoinReply", "HistoryReply", "RoomCount", "Session", "Presence", "Typing"]) {
+      for (const name of [
+        "User", "Reaction", "Message", "MessageV2", "Change", "AckError", "JoinReply", "HistoryReply", "RoomCount", "Session",
+        "Presence", "Typing", "Conversation",
+      ]) {
         for (const field of Object.keys(DECL.interfaces[name])) if (!seen.get(name)?.has(field)) unseen.push(`${name}.${field}`);
       }
       assert.deepEqual(unseen, []);

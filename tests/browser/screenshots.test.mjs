@@ -1,5 +1,5 @@
 // The screenshots in docs/screenshots: a lively room, with an edit,
-// reactions, a reply and a deleted message, on a desktop (1280×800) and a
+// reactions, a reply, a deleted message and an unread direct message, on a desktop (1280×800) and a
 // phone (360×740), in light and dark, plus the message menu, the reaction
 // picker and the delete dialog open. Written by this test, which also
 // checks every shot with axe (WCAG 2.1 A and AA) and that all visible text
@@ -54,6 +54,16 @@ describe("screenshots", () => {
     await eventually(async () => assert.equal(await thanks.locator(".reaction").count(), 2));
     await messageRow(page, "Yes, 3 pm in the small room.\nI'll bring the slides.").locator(".quote").waitFor();
     assert.equal(question.text.startsWith("Hi everyone"), true);
+    // A direct message waiting in the sidebar.
+    const greta = await joinBot(server.url, "Greta", { protocol: 2 });
+    const ask = (event, payload) => greta.socket.timeout(5000).emitWithAck(event, payload);
+    const { messages } = await ask("history", { room: "general" });
+    const ashaId = messages.find((m) => m.text.startsWith("That was the plan")).user.id;
+    const { conversation } = await ask("dm", { userId: ashaId });
+    await ask("join", { room: conversation.room, name: "Greta" });
+    await ask("message", { room: conversation.room, text: "Could you send me the slides before the review?" });
+    await ask("leave", { room: "general" });
+    await eventually(async () => assert.equal(await page.locator("#dm-list .unread-badge").textContent(), "1 unread"));
     const emeka = await joinBot(server.url, "Emeka");
     await eventually(async () => assert.equal(await onlineCount(page), "5 online"));
     await page.evaluate(() => document.activeElement?.blur());
@@ -100,7 +110,7 @@ describe("screenshots", () => {
     await page.getByRole("dialog", { name: "Delete this message?" }).waitFor();
     await shoot("desktop-dark-delete", "the delete dialog");
     await page.keyboard.press("Escape");
-    for (const bot of [bilal, chen, ...design, random, dilnoza, emeka]) bot.close();
+    for (const bot of [bilal, chen, ...design, random, dilnoza, greta, emeka]) bot.close();
     await context.close();
   });
 });

@@ -40,12 +40,11 @@ export class PeoplePanel {
   }
 
   private messageButton(u: User): HTMLButtonElement {
-    const button = el(
-      "button",
-      { class: "icon-button message-privately", attrs: { type: "button", title: "Message privately" } },
-      el("span", { class: "visually-hidden" }, "Message ", el("bdi", { text: u.name }), " privately"),
-    );
-    button.prepend(bubble());
+    const button = el("button", {
+      class: "icon-button message-privately",
+      attrs: { type: "button", title: "Message privately", "aria-label": `Message ${u.name} privately` },
+    });
+    button.append(bubble());
     button.addEventListener("click", () => this.message(u));
     return button;
   }

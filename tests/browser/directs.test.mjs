@@ -1,0 +1,95 @@
+// Direct messages: "Message privately" in the people list opens a private
+// conversation, which appears live in the other person's sidebar with an
+// unread count, opens like a room, and keeps its unread count across a
+// reload. Nobody else sees or enters it. axe audits each screen.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  PHONE, assertAccessibleBothThemes, eventually, joinBot, messageTexts, openPerson, say, seeMessages, withServerAndBrowser,
+} from "./support.mjs";
+
+const heading = (page) => page.getByRole("heading", { level: 1 }).textContent();
+const directLinks = (page) => page.getByRole("region", { name: "Direct messages" }).getByRole("link");
+const linkNames = (page) => directLinks(page).evaluateAll((links) => links.map((a) => a.textContent));
+
+describe("direct messages", () => {
+  let server;
+  let browser;
+  withServerAndBrowser({ args: ["--rate-limit", "0", "--user-rate-limit", "0"] }, (s, b) => {
+    [server, browser] = [s, b];
+  });
+
+  it("Message privately opens a conversation that appears in the other's sidebar with an unread count", async () => {
+    const lobby = "/r/dm-lobby";
+    const asha = await openPerson(browser, server.url, { name: "Asha", path: lobby });
+    const bilal = await openPerson(browser, server.url, { name: "Bilal", path: lobby });
+    const carol = await joinBot(server.url, "Carol", { room: "dm-lobby", protocol: 2 });
+    await asha.page.locator("#people-list").getByText("Bilal").waitFor();
+    assert.equal(await bilal.page.getByRole("region", { name: "Direct messages" }).isVisible(), false, "no conversations yet");
+
+    await asha.page.getByRole("button", { name: "Message Bilal privately" }).click();
+    await eventually(async () => assert.equal(await heading(asha.page), "@Bilal"));
+    const room = decodeURIComponent(new URL(asha.page.url()).pathname.slice(3));
+    assert.match(room, /^@[0-9a-f]{24}$/, `the conversation's room is in the address: ${room}`);
+    await asha.page.getByText("This is the beginning of your private conversation with Bilal.").waitFor();
+    assert.equal(await asha.page.getByRole("textbox", { name: "Message" }).getAttribute("placeholder"), "Message @Bilal");
+    await say(asha.page, "psst, a secret");
+    await seeMessages(asha.page, ["psst, a secret"]);
+    await assertAccessibleBothThemes(asha.page, "a direct conversation");
+
+    // Bilal hears of it live, with one unread message, and not in the public rooms.
+    await eventually(async () => assert.deepEqual(await linkNames(bilal.page), ["AAsha1 unread"]));
+    assert.deepEqual(await bilal.page.locator("#room-list .room-name").allTextContents(), ["dm-lobby"]);
+    await assertAccessibleBothThemes(bilal.page, "the sidebar with an unread direct message");
+    const rooms = await carol.socket.timeout(5000).emitWithAck("rooms", {});
+    assert.deepEqual(rooms.rooms.map((r) => r.room), ["dm-lobby"], "a conversation is never a public room");
+    const intruder = await carol.socket.timeout(5000).emitWithAck("join", { room, name: "Carol" });
+    assert.equal(intruder.error?.code, "forbidden", "nobody else may enter");
+
+    await directLinks(bilal.page).first().click();
+    await eventually(async () => assert.equal(await heading(bilal.page), "@Asha"));
+    await seeMessages(bilal.page, ["psst, a secret"]);
+    await eventually(async () => assert.deepEqual(await linkNames(bilal.page), ["AAsha"]), "read once open");
+    assert.equal(await directLinks(bilal.page).first().getAttribute("aria-current"), "page");
+    await say(bilal.page, "got it");
+    await seeMessages(asha.page, ["psst, a secret", "got it"]);
+
+    // Back in the lobby, Asha counts what arrives in the conversation, and keeps the count across a reload.
+    await asha.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: /dm-lobby/ }).click();
+    await eventually(async () => assert.equal(await heading(asha.page), "#dm-lobby"));
+    await say(bilal.page, "one more thing");
+    await say(bilal.page, "and another");
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["BBilal2 unread"]));
+    await eventually(async () => assert.match(await asha.page.locator("#announcer").textContent(), /Direct message from Bilal: and another/));
+    await asha.page.reload();
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["BBilal2 unread"]));
+    assert.deepEqual(await messageTexts(asha.page), [], "the lobby has no messages: the conversation's stay in it");
+    await directLinks(asha.page).first().click();
+    await seeMessages(asha.page, ["psst, a secret", "got it", "one more thing", "and another"]);
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["BBilal"]));
+    assert.deepEqual(asha.errors, []);
+    assert.deepEqual(bilal.errors, []);
+    carol.close();
+    await asha.context.close();
+    await bilal.context.close();
+  });
+
+  it("on a phone, people and conversations work from the drawers", async () => {
+    const dana = await openPerson(browser, server.url, { name: "Dana", path: "/r/dm-phone", viewport: PHONE });
+    const ekow = await openPerson(browser, server.url, { name: "Ekow", path: "/r/dm-phone", viewport: PHONE });
+    await dana.page.getByRole("button", { name: "People", exact: true }).click();
+    await dana.page.getByRole("button", { name: "Message Ekow privately" }).click();
+    await eventually(async () => assert.equal(await heading(dana.page), "@Ekow"));
+    assert.equal(await dana.page.getByRole("complementary", { name: /People/ }).isVisible(), false, "the drawer closed");
+    await say(dana.page, "hello from my phone");
+    await ekow.page.getByRole("button", { name: "Rooms", exact: true }).click();
+    await eventually(async () => assert.deepEqual(await linkNames(ekow.page), ["DDana1 unread"]));
+    assert.ok(await ekow.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+    await assertAccessibleBothThemes(ekow.page, "the rooms drawer with direct messages at 360 px");
+    await directLinks(ekow.page).first().click();
+    await seeMessages(ekow.page, ["hello from my phone"]);
+    await assertAccessibleBothThemes(ekow.page, "a direct conversation at 360 px");
+    await dana.context.close();
+    await ekow.context.close();
+  });
+});
