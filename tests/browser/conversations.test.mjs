@@ -239,6 +239,58 @@ describe("conversations", () => {
     await jamal.context.close();
   });
 
+  it("every refusal code of an edit or reaction is said in words", async () => {
+    let upgraded = false;
+    const inject = [];
+    const { page, context } = await openPerson(browser, server.url, {
+      name: "Nadia",
+      path: "/r/codes",
+      // Between the page and the server: answers the next edits and reactions with the queued errors.
+      beforeGoto: (p) => p.routeWebSocket(/\/socket\.io\//, (ws) => {
+        const real = ws.connectToServer();
+        real.onMessage((frame) => ws.send(frame));
+        ws.onMessage((frame) => {
+          if (frame === "5") upgraded = true;
+          const change = /^42(\d+)\["(edit|react)",/.exec(String(frame));
+          if (change && inject.length) {
+            const error = inject.shift();
+            return ws.send(`43${change[1]}[${JSON.stringify({ ok: false, error: { message: "server words", ...error } })}]`);
+          }
+          real.send(frame);
+        });
+      }),
+    });
+    await eventually(() => assert.ok(upgraded, "the page is on websocket"));
+    await say(page, "mine");
+    await page.locator("#messages .msg[data-id]").waitFor();
+    const alert = page.getByRole("alert");
+    const box = composer(page);
+    const react = async () => {
+      await openMenuByKeyboard(page, messageRow(page, "mine"));
+      await page.keyboard.press("Enter");
+      await page.keyboard.press("Enter");
+    };
+    const cases = [
+      [{ code: "forbidden" }, () => box.press("ArrowUp").then(() => box.fill("changed")).then(() => box.press("Enter")),
+        "Not edited: only the person who wrote a message can edit it."],
+      [{ code: "too_large" }, () => box.press("Enter"), "Not edited: a message is at most 2000 characters."],
+      [{ code: "not_found" }, react, "Reaction not changed: that message no longer exists; it may have been deleted."],
+      [{ code: "invalid_reaction" }, react, "Reaction not changed: a reaction is a single emoji."],
+      [{ code: "too_large" }, react, "Reaction not changed: a message can have at most 20 different reactions."],
+      [{ code: "rate_limited", retryAfterMs: 2500 }, react, "Reaction not changed: sending too fast; try again in 3 s."],
+      [{ code: "forbidden" }, react, "Reaction not changed: you are not allowed to do that here."],
+    ];
+    for (const [error, act, words] of cases) {
+      inject.push(error);
+      await act();
+      await eventually(async () => assert.equal(await alert.textContent(), words));
+    }
+    assert.equal(await box.inputValue(), "changed", "a refused edit keeps its text");
+    await box.press("Escape");
+    assert.deepEqual(await messageTexts(page), ["mine"]);
+    await context.close();
+  });
+
   it("at 360 px the menu, picker and dialog fit without sideways scrolling", async () => {
     const path = "/r/narrow-conv";
     const lina = await openPerson(browser, server.url, { name: "Lina", path, viewport: PHONE });

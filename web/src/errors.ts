@@ -45,7 +45,9 @@ export function explainChangeError(e: AckError, action: "edit" | "delete" | "rea
   const what = { edit: "Not edited", delete: "Not deleted", react: "Reaction not changed", reply: "Not sent" }[action];
   switch (e.code) {
     case "forbidden":
-      return `${what}: only the person who wrote a message can ${action === "delete" ? "delete" : "edit"} it.`;
+      return action === "edit" || action === "delete"
+        ? `${what}: only the person who wrote a message can ${action} it.`
+        : `${what}: you are not allowed to do that here.`;
     case "not_found":
       return `${what}: that message no longer exists; it may have been deleted.`;
     case "invalid_reaction":
