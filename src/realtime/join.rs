@@ -56,10 +56,11 @@ async fn join<A: Adapter>(
 ) -> Result<Joined, Refusal> {
     let request: JoinRequest = payload::parse(raw, "{ room, name, since? }")?;
     let room = RoomName::parse(&request.room)?;
-    let conn = conn_of(s)?;
-    direct::admit(hub, &room, conn.user).await?;
     let name = DisplayName::parse(&request.name)?;
+    let conn = conn_of(s)?;
     let entering = conn.start_entering(&room)?;
+    // After the limits, so guessing direct rooms is as slow as joining.
+    direct::admit(hub, &room, conn.user).await?;
     let (you, view) = hub.presence.join(&room, conn.user, name, s.id).await?;
     // Presence changes up to the view's version are in this ack; the relay
     // sends this connection only the ones after it.

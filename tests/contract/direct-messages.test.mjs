@@ -103,6 +103,7 @@ describe("direct messages (protocol version 2)", () => {
     const { asha, bo } = await acquainted(server);
     const { room } = await dm(asha, bo);
     await asha.join(room, "asha");
+    assertError(await bo.emit("message", { room, text: "early" }), "forbidden", "even its users join first");
     await bo.join(room, "bo");
     await settle();
     const sent = await asha.say(room, "psst");
