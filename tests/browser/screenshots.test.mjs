@@ -1,7 +1,7 @@
 // The screenshots in docs/screenshots: a lively room, with an edit,
 // reactions, a reply, a deleted message and an unread direct message, on a desktop (1280×800) and a
 // phone (360×740), in light and dark, plus the message menu, the reaction
-// picker and the delete dialog open. Written by this test, which also
+// picker and the delete dialog open, and the direct conversation. Written by this test, which also
 // checks every shot with axe (WCAG 2.1 A and AA) and that all visible text
 // meets AA contrast.
 import assert from "node:assert/strict";
@@ -110,6 +110,18 @@ describe("screenshots", () => {
     await page.getByRole("dialog", { name: "Delete this message?" }).waitFor();
     await shoot("desktop-dark-delete", "the delete dialog");
     await page.keyboard.press("Escape");
+
+    // The direct conversation, opened from the sidebar.
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.getByRole("region", { name: "Direct messages" }).getByRole("link", { name: /Greta/ }).click();
+    await eventually(async () => assert.deepEqual(await messageTexts(page), ["Could you send me the slides before the review?"]));
+    await say(page, "Sure, sending them over now.");
+    await eventually(async () => assert.equal(await page.locator("#messages .msg[data-id]").count(), 2));
+    await page.evaluate(() => document.activeElement?.blur());
+    await shoot("desktop-light-dm", "a direct conversation");
+    await page.setViewportSize(PHONE);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shoot("phone-dark-dm", "a direct conversation on a phone");
     for (const bot of [bilal, chen, ...design, random, dilnoza, greta, emeka]) bot.close();
     await context.close();
   });

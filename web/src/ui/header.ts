@@ -17,6 +17,8 @@ export class Header {
   private readonly copyLabel = byId("copy-label");
   private readonly status = byId("copy-status");
   private room = "";
+  /** "#general", or "your conversation with Bilal". */
+  private spoken = "";
 
   constructor() {
     this.copy.addEventListener("click", () => void this.copyLink());
@@ -26,6 +28,7 @@ export class Header {
     const room = state.room;
     this.room = room.name;
     const label = roomLabel(state);
+    this.spoken = label.sigil === "@" ? `your conversation with ${label.title}` : `#${label.title}`;
     this.sigil.textContent = label.sigil;
     this.name.textContent = label.title;
     this.count.textContent = room.joined || room.count ? `${room.count} online` : "";
@@ -37,7 +40,7 @@ export class Header {
     const url = `${location.origin}${roomPath(this.room)}`;
     const copied = await writeClipboard(url);
     this.copyLabel.textContent = copied ? "Copied" : "Copy failed";
-    this.status.textContent = copied ? `Link to #${this.room} copied` : `Could not copy; the link is ${url}`;
+    this.status.textContent = copied ? `Link to ${this.spoken} copied` : `Could not copy; the link is ${url}`;
     window.setTimeout(() => {
       this.copyLabel.textContent = "Copy link";
       this.status.textContent = "";
