@@ -74,6 +74,18 @@ pub struct Config {
     )]
     pub connect_timeout: u64,
 
+    /// Seconds a client has to send a request's head (from the moment it
+    /// connects or its previous response ends) and a polling request's
+    /// body: slower heads (slowloris) close the connection, slower bodies
+    /// get 408 and close it (at least 1).
+    #[arg(
+        long,
+        env = "BAATCHIT_REQUEST_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub request_timeout: u64,
+
     /// Messages one user may send per second across all its connections
     /// (bursts of twice that), counted per server process; 0 = no limit.
     #[arg(long, env = "BAATCHIT_USER_RATE_LIMIT", default_value_t = 30, value_name = "PER_SECOND")]
@@ -141,6 +153,10 @@ impl Config {
         Duration::from_secs(self.connect_timeout)
     }
 
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout)
+    }
+
     pub fn typing_interval(&self) -> Duration {
         Duration::from_millis(self.typing_interval_ms)
     }
@@ -161,6 +177,7 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("trust_proxy", &self.trust_proxy)
             .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
             .field("user_rate_limit", &self.user_rate_limit)
             .field("join_rate_limit", &self.join_rate_limit)
             .field("max_rooms_per_connection", &self.max_rooms_per_connection)
@@ -190,6 +207,7 @@ mod tests {
         assert_eq!(config.max_connections_per_ip, 256);
         assert!(!config.trust_proxy);
         assert_eq!(config.connect_timeout(), Duration::from_secs(10));
+        assert_eq!(config.request_timeout(), Duration::from_secs(10));
         assert_eq!(config.node_name, None, "one process sets no sticky cookie");
     }
 
@@ -207,8 +225,9 @@ mod tests {
     }
 
     #[test]
-    fn a_connect_timeout_of_zero_is_refused() {
+    fn a_connect_or_request_timeout_of_zero_is_refused() {
         assert!(Config::try_parse_from(["baat-chit", "--connect-timeout", "0"]).is_err());
+        assert!(Config::try_parse_from(["baat-chit", "--request-timeout", "0"]).is_err());
     }
 
     #[test]

@@ -37,15 +37,22 @@ pub enum HttpRefusal {
     BodyTooLarge,
     UriTooLong,
     HeadersTooLarge,
+    /// A request head not received within the request timeout (the
+    /// connection is closed; `http::serve`).
+    HeadTimeout,
+    /// A polling body not received within the request timeout (408).
+    BodyTimeout,
 }
 
 impl HttpRefusal {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 7] = [
         Self::Origin,
         Self::ConnectionsPerIp,
         Self::BodyTooLarge,
         Self::UriTooLong,
         Self::HeadersTooLarge,
+        Self::HeadTimeout,
+        Self::BodyTimeout,
     ];
 
     fn label(self) -> &'static str {
@@ -55,6 +62,8 @@ impl HttpRefusal {
             Self::BodyTooLarge => "body_too_large",
             Self::UriTooLong => "uri_too_long",
             Self::HeadersTooLarge => "headers_too_large",
+            Self::HeadTimeout => "head_timeout",
+            Self::BodyTimeout => "body_timeout",
         }
     }
 }

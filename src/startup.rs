@@ -3,6 +3,7 @@
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::http::edge::Edge;
+use crate::http::serve::{self, Serving};
 use crate::http::{HttpState, router, sticky};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
@@ -11,7 +12,6 @@ use crate::realtime::presence::LocalDirectory;
 use crate::realtime::{self, Backing};
 use crate::store::{self, Store};
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,6 +50,8 @@ pub struct App {
     io: SocketIo,
     cluster: Option<Arc<Cluster>>,
     writer: realtime::writer::Handle,
+    metrics: Arc<Metrics>,
+    request_timeout: Duration,
 }
 
 impl App {
@@ -103,8 +105,8 @@ impl App {
         }
         let (io, writer) = (built.io, built.writer);
         let edge = Edge::new(&config, Arc::clone(&metrics));
-        let mut app =
-            router(HttpState { store, metrics, presence: built.presence }).layer(built.layer);
+        let state = HttpState { store, metrics: Arc::clone(&metrics), presence: built.presence };
+        let mut app = router(state).layer(built.layer);
         if let Some(node) = &config.node_name {
             app = sticky::layer(app, node);
         }
@@ -113,7 +115,8 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        Ok(Self { listener, router, address, io, cluster, writer })
+        let request_timeout = config.request_timeout();
+        Ok(Self { listener, router, address, io, cluster, writer, metrics, request_timeout })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -129,7 +132,6 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listener = self.listener.tap_io(tune);
         let (io, cluster, writer) = (self.io, self.cluster, self.writer);
         // The signal stops accepting at once; the clean exit runs beside
         // the connections still open, and the process waits for it.
@@ -147,13 +149,14 @@ impl App {
                 leave_cleanly(io, cluster, writer).await;
             }
         });
-        // The edge counts connections by the peer address.
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(listener, service).with_graceful_shutdown(stopping);
+        let serving = Serving {
+            router: self.router,
+            head_timeout: self.request_timeout,
+            metrics: self.metrics,
+        };
         let exit = async {
-            serve.await?;
+            serve::serve(self.listener, serving, tune, stopping).await;
             let _ = cleanup.await;
-            Ok::<(), std::io::Error>(())
         };
         // Whatever a client does, the process is gone within the limit.
         let limit = async {
@@ -161,7 +164,7 @@ impl App {
             tokio::time::sleep(SHUTDOWN_LIMIT).await;
         };
         tokio::select! {
-            result = exit => result?,
+            () = exit => {}
             () = limit => tracing::warn!("connections still open at the shutdown limit; exiting"),
         }
         Ok(())
@@ -184,7 +187,7 @@ async fn leave_cleanly(
     io.close().await;
 }
 
-fn tune(tcp: &mut tokio::net::TcpStream) {
+fn tune(tcp: &tokio::net::TcpStream) {
     // Without TCP_NODELAY each small message waits ~40 ms for an ACK.
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::warn!(%error, "cannot set TCP_NODELAY");
@@ -192,7 +195,7 @@ fn tune(tcp: &mut tokio::net::TcpStream) {
     // A fixed send buffer, instead of one the kernel grows to megabytes: a
     // reader that stalls is noticed (and closed) after a bounded backlog,
     // and kernel memory per connection stays small.
-    if let Err(error) = socket2::SockRef::from(&*tcp).set_send_buffer_size(TCP_SEND_BUFFER) {
+    if let Err(error) = socket2::SockRef::from(tcp).set_send_buffer_size(TCP_SEND_BUFFER) {
         tracing::warn!(%error, "cannot set SO_SNDBUF");
     }
 }

@@ -1,20 +1,25 @@
 //! The guard in front of everything the server answers: bounded URL and
 //! header sizes for every request, and on the Socket.IO endpoint the
-//! origin allow-list, the declared size of polling bodies and the number
-//! of connections per client address. Refusals happen here, before
-//! Engine.IO creates a session or reads a body.
+//! origin allow-list, the declared size of polling bodies, the time they
+//! may take to arrive, and the number of connections per client address.
+//! Refusals happen here, before Engine.IO creates a session or reads a
+//! body.
 
+use super::deadline::Deadline;
 use super::origin::{OriginPolicy, Verdict};
 use super::per_ip::{ConnectionsPerIp, client_ip};
 use crate::config::Config;
 use crate::metrics::{HttpRefusal, Metrics};
 use axum::Router;
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Longest request target (path and query) answered; longer gets 414.
 /// Engine.IO URLs are under 100 bytes.
@@ -40,6 +45,8 @@ struct EdgeInner {
     per_ip: Arc<ConnectionsPerIp>,
     trust_proxy: bool,
     max_payload: u64,
+    /// How long a polling body may take to arrive, all of it.
+    body_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -50,6 +57,7 @@ impl Edge {
             per_ip: ConnectionsPerIp::new(config.max_connections_per_ip),
             trust_proxy: config.trust_proxy,
             max_payload: config.max_payload,
+            body_timeout: config.request_timeout(),
             metrics,
         };
         Self { inner: Arc::new(inner) }
@@ -86,7 +94,12 @@ async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Re
     if is_handshake(request.uri()) && !edge.take_place(&mut request) {
         return edge.refuse(HttpRefusal::ConnectionsPerIp);
     }
+    let (request, expired) = with_deadline(request, edge.body_timeout);
     let mut response = next.run(request).await;
+    // Engine.IO saw a broken body and closed the session; say why.
+    if expired.is_some_and(|expired| expired.load(Ordering::Relaxed)) {
+        return edge.refuse(HttpRefusal::BodyTimeout);
+    }
     if let Some(origin) = cross_site {
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -124,10 +137,18 @@ impl EdgeInner {
             HttpRefusal::ConnectionsPerIp => {
                 (StatusCode::TOO_MANY_REQUESTS, "Too many connections from this address")
             }
+            HttpRefusal::BodyTimeout | HttpRefusal::HeadTimeout => {
+                (StatusCode::REQUEST_TIMEOUT, "Request not received in time")
+            }
         };
         // Engine.IO's error shape; code 4 is its "Forbidden".
         let body = serde_json::json!({ "code": 4, "message": message });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come: nothing more is read.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -142,6 +163,16 @@ fn oversized_head(uri: &Uri, headers: &HeaderMap) -> Option<HttpRefusal> {
     } else {
         None
     }
+}
+
+/// Puts a deadline on the request's body, if it has one.
+fn with_deadline(request: Request, limit: Duration) -> (Request, Option<Arc<AtomicBool>>) {
+    if request.body().is_end_stream() {
+        return (request, None);
+    }
+    let (parts, body) = request.into_parts();
+    let (body, expired) = Deadline::wrap(body, limit);
+    (Request::from_parts(parts, body), Some(expired))
 }
 
 fn is_engine_io(path: &str) -> bool {

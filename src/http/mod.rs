@@ -1,9 +1,12 @@
 //! The HTTP side: the web app's files, `/healthz` and `/metrics`, each
 //! response carrying the security headers; the sticky-session cookie for a
-//! proxy in front of several processes; and the edge guard in front of it
-//! all and of Socket.IO (origins, connections per address, sizes).
+//! proxy in front of several processes; the edge guard in front of it
+//! all and of Socket.IO (origins, connections per address, sizes, body
+//! deadlines); and the accept loop that bounds how long a request head
+//! may take.
 
 mod assets;
+mod deadline;
 pub mod edge;
 mod ops;
 pub mod sticky;
@@ -11,6 +14,7 @@ pub mod sticky;
 pub use sticky::NodeName;
 pub mod origin;
 pub mod per_ip;
+pub mod serve;
 
 use crate::metrics::Metrics;
 use crate::realtime::presence::Presence;

@@ -8,7 +8,7 @@ fn baat_chit() -> Command {
 
 /// Every flag of `Config`: its environment variable and its default
 /// (`None`: off unless given).
-const FLAGS: [(&str, &str, Option<&str>); 17] = [
+const FLAGS: [(&str, &str, Option<&str>); 18] = [
     ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
     ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
     ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),
@@ -19,6 +19,7 @@ const FLAGS: [(&str, &str, Option<&str>); 17] = [
     ("--max-connections-per-ip", "BAATCHIT_MAX_CONNECTIONS_PER_IP", Some("256")),
     ("--trust-proxy", "BAATCHIT_TRUST_PROXY", None),
     ("--connect-timeout", "BAATCHIT_CONNECT_TIMEOUT", Some("10")),
+    ("--request-timeout", "BAATCHIT_REQUEST_TIMEOUT", Some("10")),
     ("--user-rate-limit", "BAATCHIT_USER_RATE_LIMIT", Some("30")),
     ("--join-rate-limit", "BAATCHIT_JOIN_RATE_LIMIT", Some("30")),
     ("--max-rooms-per-connection", "BAATCHIT_MAX_ROOMS_PER_CONNECTION", Some("50")),

@@ -11,4 +11,5 @@ mod shutdown;
 mod sio;
 mod sticky;
 mod store;
+mod timeouts;
 mod web;
