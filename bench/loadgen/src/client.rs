@@ -139,17 +139,22 @@ impl Client {
     /// has one; resolves once the namespace is connected.
     pub async fn connect(self: &Arc<Self>, shared: &Arc<Shared>) -> Result<(), String> {
         let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
-        socket.bind(SocketAddr::new(self.source, 0)).map_err(|e| format!("bind {}: {e}", self.source))?;
+        socket
+            .bind(SocketAddr::new(self.source, 0))
+            .map_err(|e| format!("bind {}: {e}", self.source))?;
         let stream = socket.connect(self.addr).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
         let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", self.addr);
         // Small buffers: this process holds thousands of connections, and
         // tungstenite's defaults (128 KiB each way) would dwarf the server.
         let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(4096);
-        let (ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, client_async_with_config(url, stream, Some(config)))
-            .await
-            .map_err(|_| "websocket handshake timed out".to_string())?
-            .map_err(|e| format!("websocket handshake: {e}"))?;
+        let (ws, _) = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            client_async_with_config(url, stream, Some(config)),
+        )
+        .await
+        .map_err(|_| "websocket handshake timed out".to_string())?
+        .map_err(|e| format!("websocket handshake: {e}"))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let conn = Conn {
@@ -161,7 +166,8 @@ impl Client {
         };
         self.closing.store(false, Ordering::Relaxed);
         let task = tokio::spawn(conn.run(ws, rx));
-        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(Link { tx, task: task.abort_handle() });
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Link { tx, task: task.abort_handle() });
         match tokio::time::timeout(CONNECT_TIMEOUT, ready_rx).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err("closed before connecting".into()),
@@ -210,7 +216,8 @@ impl Client {
         }
         let (id, text) = self.packet(event, payload);
         let (tx, rx) = oneshot::channel();
-        self.write(text, Some((id, Pending::Reply(tx)))).map_err(|_| "not connected".to_string())?;
+        self.write(text, Some((id, Pending::Reply(tx))))
+            .map_err(|_| "not connected".to_string())?;
         let answer = match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
             Ok(Ok(answer)) => answer,
             Ok(Err(_)) => return Err("closed".into()),
@@ -224,7 +231,12 @@ impl Client {
     /// its ack is counted in `tally` (and the window, if the stamp is in it).
     pub fn send_message(&self, size: usize, tally: &Arc<SendTally>, shared: &Shared) {
         let stamp = now_ms();
-        let window = shared.window.read().unwrap_or_else(|e| e.into_inner()).clone().filter(|w| w.covers(stamp));
+        let window = shared
+            .window
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|w| w.covers(stamp));
         tally.sent.fetch_add(1, Ordering::Relaxed);
         if let Some(measure) = shared.measure.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             measure.sent.fetch_add(1, Ordering::Relaxed);
@@ -256,7 +268,10 @@ impl Client {
         match (seqs.as_mut(), since) {
             (Some(log), Some(_)) => history.iter().for_each(|&s| log.saw(s)),
             _ => {
-                *seqs = Some(SeqLog { base: history.iter().copied().max().unwrap_or(0), ..SeqLog::default() });
+                *seqs = Some(SeqLog {
+                    base: history.iter().copied().max().unwrap_or(0),
+                    ..SeqLog::default()
+                });
             }
         }
     }
@@ -291,7 +306,11 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    async fn run(mut self, mut ws: WebSocketStream<TcpStream>, mut rx: mpsc::UnboundedReceiver<Out>) {
+    async fn run(
+        mut self,
+        mut ws: WebSocketStream<TcpStream>,
+        mut rx: mpsc::UnboundedReceiver<Out>,
+    ) {
         let mut replies: Vec<String> = Vec::new();
         let reason = loop {
             tokio::select! {
@@ -331,7 +350,11 @@ impl Conn {
         out.text
     }
 
-    async fn flush(&mut self, ws: &mut WebSocketStream<TcpStream>, replies: &mut Vec<String>) -> bool {
+    async fn flush(
+        &mut self,
+        ws: &mut WebSocketStream<TcpStream>,
+        replies: &mut Vec<String>,
+    ) -> bool {
         for text in replies.drain(..) {
             if ws.feed(Frame::text(text)).await.is_err() {
                 return false;
@@ -375,12 +398,16 @@ impl Conn {
     fn event(&mut self, event: &str) {
         if event.starts_with("[\"message\"") {
             // The hot path: one stamp, maybe one seq, no JSON parsing.
-            if let Some(stamp) = field_between(event, STAMP, '@').and_then(|s| s.parse::<f64>().ok()) {
+            if let Some(stamp) =
+                field_between(event, STAMP, '@').and_then(|s| s.parse::<f64>().ok())
+            {
                 let window = self.shared.window.read().unwrap_or_else(|e| e.into_inner()).clone();
                 if let Some(window) = window.filter(|w| w.covers(stamp)) {
                     window.delivered(stamp, self.client.global);
                 }
-                if let Some(measure) = self.shared.measure.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                if let Some(measure) =
+                    self.shared.measure.read().unwrap_or_else(|e| e.into_inner()).as_ref()
+                {
                     measure.delivered(stamp, self.client.global);
                 }
             }
@@ -391,7 +418,9 @@ impl Conn {
             if self.client.watching.load(Ordering::Relaxed) {
                 let count = number_after(event, "\"count\":").unwrap_or(0);
                 let mut watch = self.shared.watch.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(watch) = watch.as_mut().filter(|w| w.reached_at.is_none() && count >= w.target) {
+                if let Some(watch) =
+                    watch.as_mut().filter(|w| w.reached_at.is_none() && count >= w.target)
+                {
                     watch.reached_at = Some(now_ms());
                 }
             }

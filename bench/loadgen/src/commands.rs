@@ -53,7 +53,11 @@ impl Generator {
         let (lo, hi) = (bound(0).unwrap_or(0), bound(1).unwrap_or(usize::MAX));
         let stride = args.get("stride").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
         let clients = self.clients.read().unwrap_or_else(|e| e.into_inner());
-        clients.iter().filter(|c| c.global >= lo && c.global < hi && (c.global - lo) % stride == 0).cloned().collect()
+        clients
+            .iter()
+            .filter(|c| c.global >= lo && c.global < hi && (c.global - lo) % stride == 0)
+            .cloned()
+            .collect()
     }
 
     /// Connects clients `first` … `first + count - 1`, client i to
@@ -101,7 +105,9 @@ impl Generator {
         let mut clients = self.clients.write().unwrap_or_else(|e| e.into_inner());
         clients.extend(connected);
         clients.sort_by_key(|c| c.global);
-        Ok(json!({ "connected": clients.len(), "failures": failures.to_json(), "ms": now_ms() - started }))
+        Ok(
+            json!({ "connected": clients.len(), "failures": failures.to_json(), "ms": now_ms() - started }),
+        )
     }
 
     /// Joins clients in `range` to `room`, or to `r<global / groupSize>`.
@@ -119,7 +125,8 @@ impl Generator {
         let room = args.get("room").and_then(Value::as_str).map(str::to_owned);
         let group = uint(args, "groupSize", 1).max(1) as usize;
         let track = args.get("track").and_then(Value::as_bool).unwrap_or(false);
-        let concurrency = args.get("concurrency").and_then(Value::as_u64).map(|n| n.max(1) as usize);
+        let concurrency =
+            args.get("concurrency").and_then(Value::as_u64).map(|n| n.max(1) as usize);
         let failures = Tally::default();
         let outcomes: Vec<Option<(f64, u64)>> = stream::iter(self.in_range(args))
             .map(|client| {
@@ -160,7 +167,8 @@ impl Generator {
             tokio::time::sleep(until(from)).await;
             let cpu0 = cpu_micros();
             tokio::time::sleep(until(to)).await;
-            *window.cpu_micros.lock().unwrap_or_else(|e| e.into_inner()) = Some(cpu_micros() - cpu0);
+            *window.cpu_micros.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(cpu_micros() - cpu0);
         });
         json!({ "late": late })
     }
@@ -196,7 +204,11 @@ impl Generator {
     /// Sends are scheduled by absolute time: a busy runtime delays them but
     /// then catches up, so the offered rate holds.
     async fn send(&self, args: &Value) -> Reply {
-        let rate = args.get("rate").and_then(Value::as_f64).filter(|r| *r > 0.0).ok_or("send: rate missing")?;
+        let rate = args
+            .get("rate")
+            .and_then(Value::as_f64)
+            .filter(|r| *r > 0.0)
+            .ok_or("send: rate missing")?;
         let until_at = Instant::now() + Duration::from_millis(uint(args, "ms", 0));
         let size = uint(args, "size", 64) as usize;
         let period = Duration::from_secs_f64(1.0 / rate);
@@ -239,7 +251,9 @@ impl Generator {
         if late > 0 {
             failures["no ack within 5 s of the last send"] = json!(late);
         }
-        Ok(json!({ "sent": sent, "acked": tally.acked.load(Ordering::Relaxed), "failures": failures }))
+        Ok(
+            json!({ "sent": sent, "acked": tally.acked.load(Ordering::Relaxed), "failures": failures }),
+        )
     }
 
     /// The reconnect storm: every client in range drops its connection at
@@ -279,7 +293,9 @@ impl Generator {
         let mut rooms: HashMap<String, u64> = HashMap::new();
         for client in self.clients.read().unwrap_or_else(|e| e.into_inner()).iter() {
             let Some(room) = client.room() else { continue };
-            let Some(log) = client.seqs.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.since()) else {
+            let Some(log) =
+                client.seqs.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.since())
+            else {
                 continue;
             };
             let top = rooms.entry(room).or_default();
@@ -297,10 +313,14 @@ impl Generator {
             let Some(room) = client.room() else { continue };
             let seqs = client.seqs.lock().unwrap_or_else(|e| e.into_inner());
             let Some(log) = seqs.as_ref() else { continue };
-            let top = args.get("max").and_then(|m| m.get(&room)).and_then(Value::as_u64).unwrap_or(0);
+            let top =
+                args.get("max").and_then(|m| m.get(&room)).and_then(Value::as_u64).unwrap_or(0);
             let lacking = (log.base + 1..=top).filter(|s| !log.seen.contains(s)).count() as u64;
             if (lacking > 0 || log.doubled > 0) && examples.len() < 3 {
-                examples.push(format!("c{} in {room}: {lacking} missing, {} doubled", client.global, log.doubled));
+                examples.push(format!(
+                    "c{} in {room}: {lacking} missing, {} doubled",
+                    client.global, log.doubled
+                ));
             }
             clients += 1;
             missing += lacking;
@@ -323,8 +343,17 @@ impl Generator {
 
 /// Joins `room` (with `since` on a re-join); resolves with when the ack
 /// came and the room's count in it.
-async fn join_one(client: &Client, room: &str, track: bool, rejoin: bool) -> Result<(f64, u64), String> {
-    let since = if rejoin { client.seqs.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.since()) } else { None };
+async fn join_one(
+    client: &Client,
+    room: &str,
+    track: bool,
+    rejoin: bool,
+) -> Result<(f64, u64), String> {
+    let since = if rejoin {
+        client.seqs.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.since())
+    } else {
+        None
+    };
     let mut payload = json!({ "room": room, "name": format!("c{}", client.global) });
     if let Some(since) = since {
         payload["since"] = json!(since);

@@ -25,7 +25,11 @@ fn main() -> std::io::Result<()> {
         .position(|a| a == "--threads")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(2);
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?.block_on(serve())
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?
+        .block_on(serve())
 }
 
 async fn serve() -> std::io::Result<()> {

@@ -106,7 +106,10 @@ impl Window {
             .iter()
             .flat_map(|h| {
                 h.iter_recorded().map(|v| {
-                    json!([h.median_equivalent(v.value_iterated_to()) as f64 / 1000.0, v.count_at_value()])
+                    json!([
+                        h.median_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+                        v.count_at_value()
+                    ])
                 })
             })
             .collect();

@@ -55,7 +55,8 @@ static USERS: AtomicU64 = AtomicU64::new(1);
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listen = listen_arg();
-    let (layer, io) = SocketIo::builder().max_payload(16_384).with_state(Rooms::default()).build_layer();
+    let (layer, io) =
+        SocketIo::builder().max_payload(16_384).with_state(Rooms::default()).build_layer();
     io.ns("/", on_connect);
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
@@ -65,13 +66,19 @@ async fn main() -> std::io::Result<()> {
 
 async fn on_connect(socket: SocketRef) {
     let user = USERS.fetch_add(1, Ordering::Relaxed);
-    let _ = socket.emit("session", &json!({ "userId": format!("u{user}"), "token": format!("t{user}") }));
+    let _ = socket
+        .emit("session", &json!({ "userId": format!("u{user}"), "token": format!("t{user}") }));
     socket.on("join", on_join);
     socket.on("message", on_message);
     socket.on_disconnect(on_disconnect);
 }
 
-async fn on_join(socket: SocketRef, Data(join): Data<Join>, ack: AckSender, State(rooms): State<Rooms>) {
+async fn on_join(
+    socket: SocketRef,
+    Data(join): Data<Join>,
+    ack: AckSender,
+    State(rooms): State<Rooms>,
+) {
     let key = join.room.trim().to_lowercase();
     let you = json!({ "id": socket.id.to_string(), "name": join.name });
     let count = {
@@ -92,11 +99,20 @@ async fn on_join(socket: SocketRef, Data(join): Data<Join>, ack: AckSender, Stat
     let _ = ack.send(&reply);
 }
 
-async fn on_message(socket: SocketRef, Data(message): Data<Message>, ack: AckSender, State(rooms): State<Rooms>) {
+async fn on_message(
+    socket: SocketRef,
+    Data(message): Data<Message>,
+    ack: AckSender,
+    State(rooms): State<Rooms>,
+) {
     let key = message.room.trim().to_lowercase();
     let stamped = {
         let mut inner = rooms.0.lock().unwrap_or_else(|e| e.into_inner());
-        let user = inner.joined.get(&socket.id).and_then(|j| j.iter().find(|(r, _)| *r == key)).map(|(_, u)| u.clone());
+        let user = inner
+            .joined
+            .get(&socket.id)
+            .and_then(|j| j.iter().find(|(r, _)| *r == key))
+            .map(|(_, u)| u.clone());
         match user {
             Some(user) => {
                 inner.next_id += 1;
@@ -143,11 +159,15 @@ fn now_ms() -> u64 {
 /// `--listen HOST:PORT`, default 127.0.0.1:0.
 fn listen_arg() -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == "--listen").and_then(|i| args.get(i + 1).cloned()).unwrap_or("127.0.0.1:0".into())
+    args.iter()
+        .position(|a| a == "--listen")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or("127.0.0.1:0".into())
 }
 
 async fn terminated() {
-    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
         term.recv().await;
     }
 }

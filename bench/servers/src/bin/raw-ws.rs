@@ -52,7 +52,8 @@ struct Member {
 async fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let listen = args.iter().position(|a| a == "--listen").and_then(|i| args.get(i + 1).cloned());
-    let listener = tokio::net::TcpListener::bind(listen.as_deref().unwrap_or("127.0.0.1:0")).await?;
+    let listener =
+        tokio::net::TcpListener::bind(listen.as_deref().unwrap_or("127.0.0.1:0")).await?;
     println!("raw-ws listening on http://{}", listener.local_addr()?);
     let hub = Arc::new(Hub::default());
     loop {
@@ -157,7 +158,8 @@ impl Connection {
             if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                 buf.advance(end + 4);
-                break websocket_key(&head).ok_or_else(|| io::Error::other("not a websocket upgrade"))?;
+                break websocket_key(&head)
+                    .ok_or_else(|| io::Error::other("not a websocket upgrade"))?;
             }
         };
         let accept = derive_accept_key(key.as_bytes());
@@ -236,8 +238,11 @@ impl Connection {
         };
         let key = room.trim().to_lowercase();
         let mut rooms = self.hub.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = rooms.get_mut(&key) else { return refusal("not_in_room", "join the room first") };
-        let Some(user) = entry.members.iter().find(|m| m.conn == self.conn).map(|m| m.user.clone()) else {
+        let Some(entry) = rooms.get_mut(&key) else {
+            return refusal("not_in_room", "join the room first");
+        };
+        let Some(user) = entry.members.iter().find(|m| m.conn == self.conn).map(|m| m.user.clone())
+        else {
             return refusal("not_in_room", "join the room first");
         };
         entry.seq += 1;
