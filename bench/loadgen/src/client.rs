@@ -82,6 +82,8 @@ pub struct Client {
     generation: AtomicU64,
     next_ack: AtomicU64,
     pub watching: AtomicBool,
+    /// The room's user count this client heard last (its join ack, then presence).
+    pub count: AtomicU64,
     /// Present once the client tracks its room's seqs.
     pub seqs: Mutex<Option<SeqLog>>,
 }
@@ -127,6 +129,7 @@ impl Client {
             generation: AtomicU64::new(0),
             next_ack: AtomicU64::new(0),
             watching: AtomicBool::new(false),
+            count: AtomicU64::new(0),
             seqs: Mutex::new(None),
         }
     }
@@ -415,8 +418,9 @@ impl Conn {
                 self.client.saw_seq(seq);
             }
         } else if event.starts_with("[\"presence\"") {
+            let count = number_after(event, "\"count\":").unwrap_or(0);
+            self.client.count.store(count, Ordering::Relaxed);
             if self.client.watching.load(Ordering::Relaxed) {
-                let count = number_after(event, "\"count\":").unwrap_or(0);
                 let mut watch = self.shared.watch.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(watch) =
                     watch.as_mut().filter(|w| w.reached_at.is_none() && count >= w.target)

@@ -32,6 +32,7 @@ impl Generator {
             "connect" => self.connect(args).await,
             "join" => self.join(args).await,
             "watched" => Ok(self.watched()),
+            "counts" => Ok(self.counts(args)),
             "window" => Ok(self.window(args)),
             "windowResult" => self.window_result(),
             "measure" => Ok(self.measure(args)),
@@ -152,6 +153,14 @@ impl Generator {
     fn watched(&self) -> Value {
         let watch = self.shared.watch.lock().unwrap_or_else(|e| e.into_inner());
         json!({ "reachedAt": watch.as_ref().and_then(|w| w.reached_at) })
+    }
+
+    /// How many clients in range last heard their room's count as `target`.
+    fn counts(&self, args: &Value) -> Value {
+        let target = uint(args, "target", 0);
+        let clients = self.in_range(args);
+        let right = clients.iter().filter(|c| c.count.load(Ordering::Relaxed) == target).count();
+        json!({ "right": right, "clients": clients.len() })
     }
 
     /// Opens an exact accounting window over send stamps [from, to) (epoch
@@ -364,6 +373,9 @@ async fn join_one(
         return Err(format!("join refused: {code}"));
     }
     let at = now_ms();
+    let count = ack.get("count").and_then(Value::as_u64).unwrap_or(0);
+    // A presence event may have come before the ack; the larger is the later.
+    client.count.fetch_max(count, Ordering::Relaxed);
     if track {
         let history: Vec<u64> = ack
             .get("history")
@@ -372,7 +384,7 @@ async fn join_one(
             .unwrap_or_default();
         client.track(&history, since);
     }
-    Ok((at, ack.get("count").and_then(Value::as_u64).unwrap_or(0)))
+    Ok((at, count))
 }
 
 fn uint(args: &Value, key: &str, default: u64) -> u64 {

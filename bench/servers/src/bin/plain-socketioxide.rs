@@ -10,8 +10,8 @@
 //! Prints `plain-socketioxide listening on http://HOST:PORT` once ready.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -19,8 +19,13 @@ use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
 use socketioxide::socket::Sid;
+use tokio::sync::Mutex;
 
-/// Rooms and who is in them; one lock, as the load is all the server does.
+/// Rooms and who is in them. One async lock, held across each join's and
+/// message's broadcast too: otherwise two joins could broadcast their
+/// counts out of order (a client would end with a stale count) and two
+/// messages their seqs. Node's single thread gives the baseline the same
+/// order for free.
 #[derive(Clone, Default)]
 struct Rooms(Arc<Mutex<Inner>>);
 
@@ -81,20 +86,21 @@ async fn on_join(
 ) {
     let key = join.room.trim().to_lowercase();
     let you = json!({ "id": socket.id.to_string(), "name": join.name });
-    let count = {
-        let mut inner = rooms.0.lock().unwrap_or_else(|e| e.into_inner());
-        let joined = inner.joined.entry(socket.id).or_default();
-        let first = !joined.iter().any(|(room, _)| *room == key);
-        if first {
-            joined.push((key.clone(), you.clone()));
-        }
-        let room = inner.rooms.entry(key.clone()).or_default();
-        room.count += u64::from(first);
-        room.count
-    };
+    let mut inner = rooms.0.lock().await;
+    let joined = inner.joined.entry(socket.id).or_default();
+    let first = !joined.iter().any(|(room, _)| *room == key);
+    if first {
+        joined.push((key.clone(), you.clone()));
+    }
+    let room = inner.rooms.entry(key.clone()).or_default();
+    room.count += u64::from(first);
+    let count = room.count;
     socket.join(key.clone());
-    let presence = json!({ "room": key, "joined": [you], "left": [], "count": count });
-    let _ = socket.to(key.clone()).emit("presence", &presence).await;
+    if first {
+        let presence = json!({ "room": key, "joined": [you], "left": [], "count": count });
+        let _ = socket.to(key.clone()).emit("presence", &presence).await;
+    }
+    drop(inner);
     let reply = json!({ "ok": true, "room": key, "you": you, "users": [], "count": count, "history": [], "hasMore": false });
     let _ = ack.send(&reply);
 }
@@ -106,48 +112,35 @@ async fn on_message(
     State(rooms): State<Rooms>,
 ) {
     let key = message.room.trim().to_lowercase();
-    let stamped = {
-        let mut inner = rooms.0.lock().unwrap_or_else(|e| e.into_inner());
-        let user = inner
-            .joined
-            .get(&socket.id)
-            .and_then(|j| j.iter().find(|(r, _)| *r == key))
-            .map(|(_, u)| u.clone());
-        match user {
-            Some(user) => {
-                inner.next_id += 1;
-                let id = inner.next_id;
-                inner.rooms.get_mut(&key).map(|room| {
-                    room.seq += 1;
-                    json!({ "id": id, "room": key, "seq": room.seq, "user": user, "text": message.text, "ts": now_ms() })
-                })
-            }
-            None => None,
-        }
-    };
+    let mut inner = rooms.0.lock().await;
+    let user = inner
+        .joined
+        .get(&socket.id)
+        .and_then(|j| j.iter().find(|(r, _)| *r == key))
+        .map(|(_, u)| u.clone());
+    inner.next_id += 1;
+    let id = inner.next_id;
+    let stamped = user.zip(inner.rooms.get_mut(&key)).map(|(user, room)| {
+        room.seq += 1;
+        json!({ "id": id, "room": key, "seq": room.seq, "user": user, "text": message.text, "ts": now_ms() })
+    });
     let Some(stamped) = stamped else {
+        drop(inner);
         let _ = ack.send(&json!({ "ok": false, "error": { "code": "not_in_room", "message": "join the room first" } }));
         return;
     };
     let _ = socket.to(key).emit("message", &stamped).await;
+    drop(inner);
     let _ = ack.send(&json!({ "ok": true, "message": stamped }));
 }
 
 async fn on_disconnect(socket: SocketRef, State(rooms): State<Rooms>) {
-    let left: Vec<(String, Value, u64)> = {
-        let mut inner = rooms.0.lock().unwrap_or_else(|e| e.into_inner());
-        let joined = inner.joined.remove(&socket.id).unwrap_or_default();
-        joined
-            .into_iter()
-            .filter_map(|(key, user)| {
-                let room = inner.rooms.get_mut(&key)?;
-                room.count = room.count.saturating_sub(1);
-                Some((key, user, room.count))
-            })
-            .collect()
-    };
-    for (key, user, count) in left {
-        let presence = json!({ "room": key, "joined": [], "left": [user], "count": count });
+    let mut inner = rooms.0.lock().await;
+    let joined = inner.joined.remove(&socket.id).unwrap_or_default();
+    for (key, user) in joined {
+        let Some(room) = inner.rooms.get_mut(&key) else { continue };
+        room.count = room.count.saturating_sub(1);
+        let presence = json!({ "room": key, "joined": [], "left": [user], "count": room.count });
         let _ = socket.to(key).emit("presence", &presence).await;
     }
 }
