@@ -404,10 +404,13 @@ impl Conn {
             if let Some(stamp) =
                 field_between(event, STAMP, '@').and_then(|s| s.parse::<f64>().ok())
             {
-                let window = self.shared.window.read().unwrap_or_else(|e| e.into_inner()).clone();
-                if let Some(window) = window.filter(|w| w.covers(stamp)) {
+                // Counted under the read guard: cloning the Arc would make
+                // every delivery bounce its count between the threads.
+                let window = self.shared.window.read().unwrap_or_else(|e| e.into_inner());
+                if let Some(window) = window.as_ref().filter(|w| w.covers(stamp)) {
                     window.delivered(stamp, self.client.global);
                 }
+                drop(window);
                 if let Some(measure) =
                     self.shared.measure.read().unwrap_or_else(|e| e.into_inner()).as_ref()
                 {
