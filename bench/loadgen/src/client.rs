@@ -45,20 +45,39 @@ pub struct Watch {
     pub reached_at: Option<f64>,
 }
 
-/// The room's seqs a client has seen, live, in join histories and in its
-/// own acks, for the reconnect storm's missing/doubled check.
+/// The room's seqs a client has seen, live (`message` events and its own
+/// acks) and in join histories, for the reconnect storm's check. Doubled
+/// means the server sent a seq twice where the contract says it must not:
+/// the same seq twice live, twice in one history, or a history entry at or
+/// below the `since` the client asked with. A re-join's history may overlap
+/// the live messages that arrive while the join is answered (the ack comes
+/// after the join enters the room; clients merge the two by seq, as
+/// docs/protocol.md says), so that overlap is not doubling.
 #[derive(Default)]
 pub struct SeqLog {
     /// The highest seq before this client first joined (not expected).
     pub base: u64,
+    /// Every seq seen, however it came.
     pub seen: BTreeSet<u64>,
+    live: BTreeSet<u64>,
     pub doubled: u64,
 }
 
 impl SeqLog {
-    fn saw(&mut self, seq: u64) {
-        if !self.seen.insert(seq) {
+    fn saw_live(&mut self, seq: u64) {
+        if !self.live.insert(seq) {
             self.doubled += 1;
+        }
+        self.seen.insert(seq);
+    }
+
+    fn saw_history(&mut self, history: &[u64], since: u64) {
+        let mut this_one = BTreeSet::new();
+        for &seq in history {
+            if seq <= since || !this_one.insert(seq) {
+                self.doubled += 1;
+            }
+            self.seen.insert(seq);
         }
     }
 
@@ -269,7 +288,7 @@ impl Client {
     pub fn track(&self, history: &[u64], since: Option<u64>) {
         let mut seqs = self.seqs.lock().unwrap_or_else(|e| e.into_inner());
         match (seqs.as_mut(), since) {
-            (Some(log), Some(_)) => history.iter().for_each(|&s| log.saw(s)),
+            (Some(log), Some(since)) => log.saw_history(history, since),
             _ => {
                 *seqs = Some(SeqLog {
                     base: history.iter().copied().max().unwrap_or(0),
@@ -281,7 +300,7 @@ impl Client {
 
     fn saw_seq(&self, seq: u64) {
         if let Some(log) = self.seqs.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            log.saw(seq);
+            log.saw_live(seq);
         }
     }
 }
@@ -501,12 +520,30 @@ mod tests {
     }
 
     #[test]
-    fn a_doubled_seq_is_counted_and_since_is_the_last_seen() {
+    fn a_seq_twice_live_is_doubled_and_since_is_the_last_seen() {
         let mut log = SeqLog { base: 3, ..SeqLog::default() };
         assert_eq!(log.since(), 3);
-        log.saw(4);
-        log.saw(5);
-        log.saw(5);
+        log.saw_live(4);
+        log.saw_live(5);
+        log.saw_live(5);
         assert_eq!((log.since(), log.doubled), (5, 1));
+    }
+
+    #[test]
+    fn a_history_overlapping_live_messages_after_since_is_not_doubled() {
+        let mut log = SeqLog::default();
+        log.saw_live(1);
+        log.saw_live(3); // arrived live while the re-join was answered
+        log.saw_history(&[2, 3], 1);
+        assert_eq!((log.seen.len(), log.doubled), (3, 0));
+    }
+
+    #[test]
+    fn a_history_entry_at_or_below_since_is_doubled() {
+        let mut log = SeqLog::default();
+        log.saw_live(1);
+        log.saw_live(2);
+        log.saw_history(&[2, 3], 2);
+        assert_eq!(log.doubled, 1);
     }
 }
