@@ -1126,6 +1126,9 @@ async function main() {
       const headline = [SCENARIOS[name].headline ?? []].flatMap((h) => (typeof h === "function" ? h() : h));
       rows.push({ scenario: SCENARIOS[name].title(), metric, medians, headline: headline.includes(metric) });
     }
+    // The report so far, after each scenario: a long run cut short keeps what it measured.
+    const sofar = ((Date.now() - started) / 60000).toFixed(1);
+    report(servers, rows, [...allNotes, `(partial: ${name} is the last scenario done so far)`], allDetails, sofar, commit, true);
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
@@ -1148,7 +1151,7 @@ function commitOf() {
   }
 }
 
-function report(servers, rows, notes, details, minutes, commit) {
+function report(servers, rows, notes, details, minutes, commit, quiet = false) {
   const ratios = RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   const header = [
     `| scenario | metric | ${[...servers.map((k) => `${LABELS[k]} median`), ...ratios.map(([a, b]) => `${LABELS[a]}/${LABELS[b]}`)].join(" | ")} |`,
@@ -1212,7 +1215,7 @@ function report(servers, rows, notes, details, minutes, commit) {
   ].join("\n");
   mkdirSync(resolve(opt.out, ".."), { recursive: true });
   writeFileSync(opt.out, md);
-  console.log(`\n${[...header, ...lines].join("\n")}\n\nwritten to ${opt.out}`);
+  if (!quiet) console.log(`\n${[...header, ...lines].join("\n")}\n\nwritten to ${opt.out}`);
 }
 
 await main();

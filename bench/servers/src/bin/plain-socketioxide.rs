@@ -3,7 +3,10 @@
 //! contract for what the load generator uses (`session`, `join`, `message`,
 //! `presence`), rooms and seqs in memory, nothing stored, every join and
 //! leave broadcast at once; socketioxide's own `to(room).emit` does the
-//! fan-out. Same socketioxide (patched, via the workspace) as Baat-Chit.
+//! fan-out. Same socketioxide (patched, via the workspace) as Baat-Chit,
+//! with the same engine settings (packet queue, websocket read buffer,
+//! TCP_NODELAY). Like socketioxide itself, it drops a packet for a
+//! connection whose queue is full (Baat-Chit closes such a connection).
 //!
 //!   plain-socketioxide [--listen 127.0.0.1:0]
 //!
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::serve::ListenerExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -60,12 +64,22 @@ static USERS: AtomicU64 = AtomicU64::new(1);
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listen = listen_arg();
-    let (layer, io) =
-        SocketIo::builder().max_payload(16_384).with_state(Rooms::default()).build_layer();
+    // The engine settings Baat-Chit uses (src/startup.rs), so the comparison
+    // is of the logic, not of buffer sizes.
+    let (layer, io) = SocketIo::builder()
+        .max_payload(16_384)
+        .max_buffer_size(1024)
+        .ws_read_buffer_size(1024)
+        .with_state(Rooms::default())
+        .build_layer();
     io.ns("/", on_connect);
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("plain-socketioxide listening on http://{}", listener.local_addr()?);
+    // As Baat-Chit does: without TCP_NODELAY small messages wait for ACKs.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).with_graceful_shutdown(terminated()).await
 }
 
