@@ -651,7 +651,7 @@ async function sustainedSearch(kind, notes, details, plan) {
   const step = async (rate, attempt = 1) => {
     const stepNotes = [];
     const quiet = await waitQuiet();
-    if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 60 s of waiting to start`);
+    if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after ${opt["quiet-wait"]} s of waiting to start`);
     const load = await withServer(kind, n, async (server, workers) => {
       await connectAll(workers, server.urls, n, stepNotes);
       const replies = await joinAll(workers, plan.join, n, stepNotes);
@@ -1166,7 +1166,9 @@ function report(servers, rows, notes, details, minutes, commit, quiet = false) {
   const cell = (r, k) => {
     const v = r.medians[k];
     if (!Number.isFinite(v)) return "—";
-    const parts = bases.filter((b) => b !== k && Number.isFinite(r.medians[b])).map((b) => `${fmt(v / r.medians[b])}× ${LABELS[b]}`);
+    const parts = bases
+      .filter((b) => b !== k && Number.isFinite(v / r.medians[b]))
+      .map((b) => `${fmt(v / r.medians[b])}× ${LABELS[b]}`);
     return parts.length ? `${fmt(v)} (${parts.join(", ")})` : fmt(v);
   };
   const summary = rows.some((r) => r.headline)
