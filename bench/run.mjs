@@ -1,18 +1,23 @@
-// Loopback benchmark: baat-chit (Rust, release build) against a Node.js
-// Socket.IO baseline (bench/baseline/server.mjs), driven by the same load
-// generator (bench/load/). Not part of the test suite.
+// Loopback benchmark: baat-chit (Rust, release build, one process or a
+// cluster of three) against a Node.js Socket.IO baseline
+// (bench/baseline/server.mjs), a plain socketioxide server and a
+// raw-websocket ceiling (bench/servers), all driven by the same load
+// generator (bench/loadgen, Rust; or bench/load, Node). Not part of the
+// test suite.
 //
 //   node bench/run.mjs [--reps 3] [--duration 10] [--scenarios fanout,rooms,idle,storm] ...
+//   node bench/run.mjs --servers rust,node,plain,raw --scenarios s1,s2,s3,s4,s5,s6   (make -C bench perf)
 //   node bench/run.mjs --help
 //
 // Every run starts a fresh server, so runs don't inherit each other's
 // memory or history. Servers alternate within each repetition, so drift in
-// the (shared, noisy) machine hits both alike. Prints and writes medians.
+// the (shared, noisy) machine hits them all alike. Prints and writes medians.
 import { execFile, execFileSync, fork, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs, promisify } from "node:util";
 
 const BENCH = import.meta.dirname;
@@ -25,20 +30,36 @@ const { values: opt } = parseArgs({
     warmup: { type: "string", default: "2" }, // seconds of load before measuring
     servers: { type: "string", default: "rust,node" },
     scenarios: { type: "string", default: "fanout,rooms,idle,storm" },
+    // Scenarios the `cluster` kind runs in when it is among --servers (all if empty).
+    "cluster-scenarios": { type: "string", default: "" },
+    loadgen: { type: "string", default: "rust" }, // rust | node
+    "loadgen-threads": { type: "string", default: "2" }, // runtime threads per Rust load process
+    sources: { type: "string", default: "8" }, // client source addresses 127.0.0.1…
+    size: { type: "string", default: "64" }, // message text bytes (Rust load generator)
     "fanout-clients": { type: "string", default: "1000" },
     "fanout-senders": { type: "string", default: "4" },
     "fanout-rate": { type: "string", default: "10" }, // messages/s per sender
     "sustained-p99": { type: "string", default: "100" }, // ms: the sustained search's latency limit
     "sustained-refine": { type: "string", default: "2" }, // bisection steps after doubling
+    "sustained-steps": { type: "string", default: "10" }, // doublings at most
+    strict: { type: "boolean", default: false }, // exit 1 if a run failed or lost a message (the smoke)
     "sustained-retries": { type: "string", default: "2" }, // reruns of a step that failed on a noisy machine
     noisy: { type: "string", default: "50" }, // % of a core used by other tenants that makes a window noisy
+    "quiet-wait": { type: "string", default: "60" }, // s at most a search step waits for a quiet machine (0: none)
+    "idle-settle": { type: "string", default: "3" }, // s S4 waits before reading RSS
     rooms: { type: "string", default: "1000" },
     "room-size": { type: "string", default: "10" },
     "room-rate": { type: "string", default: "0.2" }, // messages/s per client
     "idle-clients": { type: "string", default: "5000" },
     "storm-clients": { type: "string", default: "2000" },
-    "per-worker": { type: "string", default: "5000" }, // connections per load process
-    "min-workers": { type: "string", default: "2" }, // one per core
+    "per-worker": { type: "string", default: "" }, // connections per load process (rust 10000, node 5000)
+    "min-workers": { type: "string", default: "" }, // load processes at least (rust 1, node 2)
+    "s2-rate": { type: "string", default: "0.1" }, // S2: first step, msg/s per client
+    "s3-rate": { type: "string", default: "1" }, // S3: msg/s per room
+    "s4-clients": { type: "string", default: "15000" },
+    "s6-clients": { type: "string", default: "5000" },
+    "s6-rooms": { type: "string", default: "500" },
+    "s6-rate": { type: "string", default: "2" }, // S6: msg/s per room during the storm
     "no-build": { type: "boolean", default: false },
     out: { type: "string", default: join(BENCH, "results", "latest.md") },
     help: { type: "boolean", default: false },
@@ -57,6 +78,11 @@ const REPS = num("reps");
 const DURATION = num("duration") * 1000;
 const WARMUP = num("warmup") * 1000;
 const RUST_BIN = process.env.BAATCHIT_BIN ?? join(ROOT, "target", "release", "baat-chit");
+const LOADGEN = opt.loadgen;
+const LOADGEN_BIN = join(ROOT, "target", "release", "baat-chit-loadgen");
+/** The bench's own comparison servers (bench/servers). */
+const PLAIN_BIN = join(ROOT, "target", "release", "plain-socketioxide");
+const RAW_BIN = join(ROOT, "target", "release", "raw-ws");
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
 
 /** Whole-machine CPU seconds so far: { busy, steal } (from /proc/stat). */
@@ -115,6 +141,7 @@ async function startProcess(label, command, args, env = {}) {
   return {
     url,
     rssKiB: () => Number(/VmRSS:\s+(\d+)/.exec(proc("status"))[1]),
+    openFiles: () => readdirSync(`/proc/${child.pid}/fd`).length,
     cpuSeconds: () => procCpuSeconds(child.pid),
     /** baat-chit's delivery-lag counters, as { count, sum } seconds. */
     async lag() {
@@ -206,6 +233,10 @@ async function startServer(kind) {
     } else if (kind === "node") {
       const args = ["--max-old-space-size=4096", join(BENCH, "baseline", "server.mjs")];
       processes.push(await startProcess("node server", process.execPath, args));
+    } else if (kind === "plain") {
+      processes.push(await startProcess("plain socketioxide", PLAIN_BIN, ["--listen", "127.0.0.1:0"]));
+    } else if (kind === "raw") {
+      processes.push(await startProcess("raw websocket", RAW_BIN, ["--listen", "127.0.0.1:0"]));
     } else {
       throw new Error(`unknown server kind ${kind}`);
     }
@@ -219,6 +250,8 @@ async function startServer(kind) {
     urls: processes.map((p) => p.url),
     /** Resident memory, KiB, summed over the processes. */
     rssKiB: () => sum((p) => p.rssKiB()),
+    /** Open files of its busiest process (a process may open at most 20,000 here). */
+    openFiles: () => Math.max(...processes.map((p) => p.openFiles())),
     /** CPU seconds used so far (user + system), summed over the processes. */
     cpuSeconds: () => sum((p) => p.cpuSeconds()),
     /**
@@ -227,7 +260,7 @@ async function startServer(kind) {
      * null for the Node baseline.
      */
     async lag() {
-      if (kind === "node") return null;
+      if (kind !== "rust" && kind !== "cluster") return null;
       const each = await Promise.all(processes.map((p) => p.lag()));
       return {
         count: each.reduce((n, l) => n + l.count, 0),
@@ -267,18 +300,36 @@ async function deleteRedisKeys(prefix) {
 
 // ---------------------------------------------------------- load workers
 
-/** Forks enough workers for `total` clients; each knows its slice. */
+/**
+ * Starts enough load processes for `total` clients; each knows its slice.
+ * `--loadgen rust` (the default): `baat-chit-loadgen` processes of up to
+ * --per-worker (10,000) connections, commands as JSON lines over stdio;
+ * `--loadgen node`: forked `load/worker.mjs` (5,000 each), over IPC.
+ */
 function startWorkers(total) {
-  const perWorker = num("per-worker");
-  const count = Math.max(num("min-workers"), Math.ceil(total / perWorker));
+  const rust = LOADGEN === "rust";
+  const perWorker = num("per-worker") || (rust ? 10_000 : 5000);
+  const minWorkers = num("min-workers") || (rust ? 1 : 2);
+  const count = Math.max(minWorkers, Math.ceil(total / perWorker));
   const size = Math.ceil(total / count);
   return Array.from({ length: count }, (_, i) => {
-    const child = fork(join(BENCH, "load", "worker.mjs"), [], { execArgv: ["--max-old-space-size=2048"] });
     const waiting = new Map();
     let nextId = 0;
-    child.on("message", ({ id, ...reply }) => waiting.get(id)?.(reply));
+    const answer = ({ id, ...reply }) => waiting.get(id)?.(reply);
+    let child;
+    let send;
+    if (rust) {
+      child = spawn(LOADGEN_BIN, ["--threads", opt["loadgen-threads"]], { stdio: ["pipe", "pipe", "inherit"] });
+      createInterface({ input: child.stdout }).on("line", (line) => answer(JSON.parse(line)));
+      child.stdin.on("error", () => {}); // a dead process shows through `exit`
+      send = (message) => child.stdin.write(`${JSON.stringify(message)}\n`);
+    } else {
+      child = fork(join(BENCH, "load", "worker.mjs"), [], { execArgv: ["--max-old-space-size=2048"] });
+      child.on("message", answer);
+      send = (message) => child.send(message);
+    }
     child.on("exit", (code) => {
-      for (const answer of waiting.values()) answer({ error: `worker exited (${code})` });
+      for (const reply of waiting.values()) reply({ error: `load process exited (${code})` });
     });
     const first = i * size;
     return {
@@ -288,13 +339,13 @@ function startWorkers(total) {
       call(cmd, args = {}, timeoutMs = 120_000) {
         const id = nextId++;
         return new Promise((ok, fail) => {
-          const timer = setTimeout(() => fail(new Error(`worker: ${cmd} timed out`)), timeoutMs);
+          const timer = setTimeout(() => fail(new Error(`load process: ${cmd} timed out`)), timeoutMs);
           waiting.set(id, (reply) => {
             clearTimeout(timer);
             waiting.delete(id);
             reply.error ? fail(new Error(reply.error)) : ok(reply);
           });
-          child.send({ id, cmd, ...args });
+          send({ id, cmd, ...args });
         });
       },
       kill: () => child.kill("SIGKILL"),
@@ -311,7 +362,9 @@ const all = (workers, cmd, args, timeoutMs) => Promise.all(workers.map((w) => w.
  */
 async function connectAll(workers, urls, total, notes) {
   const replies = await Promise.all(
-    workers.map((w) => w.call("connect", { urls, first: w.first, count: w.count, concurrency: 100 }, 300_000)),
+    workers.map((w) =>
+      w.call("connect", { urls, first: w.first, count: w.count, concurrency: 100, sources: num("sources") }, 300_000),
+    ),
   );
   const connected = replies.reduce((n, r) => n + r.connected, 0);
   if (connected < total) notes.push(`only ${connected} of ${total} clients connected: ${fmtFailures(replies)}`);
@@ -361,17 +414,20 @@ async function checkHealth(workers, server, expectedOpen, notes) {
 
 // ---------------------------------------------------------------- metrics
 
-/** Merges sparse [bucket, count] histograms (0.1 ms buckets) and reads a percentile. */
+/**
+ * Merges sparse [milliseconds, count] histograms (the Node load generator's
+ * 0.1 ms buckets, the Rust one's HDR buckets) and reads a percentile.
+ */
 function percentile(histograms, p) {
   const merged = new Map();
-  for (const h of histograms) for (const [bucket, n] of h) merged.set(bucket, (merged.get(bucket) ?? 0) + n);
+  for (const h of histograms) for (const [ms, n] of h) merged.set(ms, (merged.get(ms) ?? 0) + n);
   const sorted = [...merged].sort((a, b) => a[0] - b[0]);
   const total = sorted.reduce((n, [, c]) => n + c, 0);
   if (total === 0) return NaN;
   let seen = 0;
-  for (const [bucket, n] of sorted) {
+  for (const [ms, n] of sorted) {
     seen += n;
-    if (seen >= total * p) return (bucket + 0.5) / 10;
+    if (seen >= total * p) return ms;
   }
   return NaN;
 }
@@ -443,18 +499,19 @@ function backingPercent(before, after, seconds) {
 }
 
 /**
- * Steady load with exact accounting: `range` clients send at `rate`/s each
- * to rooms of `receivers` + 1 clients. Every message sent in the window is
+ * Steady load with exact accounting: the `senders` ({ range, stride }:
+ * clients in [lo, hi), every stride-th) send at `rate`/s each, and each
+ * message should reach `receivers` clients. Every message sent in the window is
  * followed to every receiver, however late it arrives (the workers keep
  * counting until nothing more comes), so `lost` is exact and the latency
  * percentiles include the stragglers.
  */
-async function measureWindow(workers, server, range, rate, receivers) {
+async function measureWindow(workers, server, senders, rate, receivers) {
   const LEAD = 500; // ms for the window's bounds to reach every worker
   const started = now();
   // Senders go on for a second after the window closes, so its last
   // messages meet the same load as its first.
-  const sending = all(workers, "send", { range, rate, ms: WARMUP + LEAD + DURATION + 1000 }, 300_000);
+  const sending = all(workers, "send", { ...senders, rate, size: num("size"), ms: WARMUP + LEAD + DURATION + 1000 }, 300_000);
   const from = started + WARMUP + LEAD;
   const to = from + DURATION;
   await sleep(WARMUP);
@@ -521,7 +578,8 @@ async function measureWindow(workers, server, range, rate, receivers) {
  * --noisy % of a core over a second, so a step does not start in the middle
  * of someone else's build. Resolves with the last reading.
  */
-async function waitQuiet(maxMs = 60_000) {
+async function waitQuiet(maxMs = num("quiet-wait") * 1000) {
+  if (maxMs <= 0) return 0;
   const deadline = now() + maxMs;
   for (;;) {
     const before = machineCpu();
@@ -570,6 +628,112 @@ function noteLoad(load, nominalSends, roomSize, notes) {
   }
 }
 
+/**
+ * Finds the highest send rate a server kind sustains: every message
+ * delivered to every receiver (counted one for one), every send acked,
+ * p99 ≤ --sustained-p99. Doubles the per-sender rate from `plan.startRate`
+ * until a step fails (or halves until one passes), then bisects
+ * --sustained-refine times between the last pass and the first fail.
+ * Each step runs on a fresh server with freshly connected clients, once
+ * the machine is quiet (or 60 s have passed); a step that fails while
+ * other tenants used more than --noisy % of a core is run again, up to
+ * --sustained-retries times.
+ *
+ * `plan`: { clients, join (joinAll's args), senders (how many send),
+ * sendRange ({ range, stride }: who sends), receivers(joined) (deliveries
+ * per message), startRate (msg/s per sender) }.
+ */
+async function sustainedSearch(kind, notes, details, plan) {
+  const n = plan.clients;
+  const senders = plan.senders;
+  const limit = num("sustained-p99");
+  const steps = [];
+  const step = async (rate, attempt = 1) => {
+    const stepNotes = [];
+    const quiet = await waitQuiet();
+    if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after ${opt["quiet-wait"]} s of waiting to start`);
+    const load = await withServer(kind, n, async (server, workers) => {
+      await connectAll(workers, server.urls, n, stepNotes);
+      const replies = await joinAll(workers, plan.join, n, stepNotes);
+      const joined = replies.reduce((m, r) => m + r.joined, 0);
+      await settle(server);
+      const load = await measureWindow(workers, server, plan.sendRange, rate, plan.receivers(joined));
+      await checkHealth(workers, server, n, stepNotes);
+      return load;
+    });
+    const failed = [];
+    const lost = load.expected - load.received;
+    if (lost > 0) failed.push(`${lost.toLocaleString("en-US")} of ${load.expected.toLocaleString("en-US")} deliveries missing`);
+    if (lost < 0) failed.push(`${(-lost).toLocaleString("en-US")} deliveries more than sent (duplicates?)`);
+    if (load.acked < load.sent) failed.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok (${load.sendFailures})`);
+    if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
+    // The load generator could not offer the rate: no point going higher.
+    const short = load.sentPerSec < rate * senders * 0.95;
+    const noisy = load.others > num("noisy") || load.steal > 5;
+    // Noise only makes a server look worse: a noisy pass stands, a noisy failure is rerun.
+    const retry = failed.length > 0 && noisy && attempt <= num("sustained-retries");
+    if (retry) failed.push(`noisy (others ${Math.round(load.others)}%): rerun`);
+    const result = { rate, load, pass: failed.length === 0, failed, short };
+    steps.push(result);
+    const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
+    console.log(`    ${kind} step ${line}`);
+    for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
+    if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s: the load generator could not offer the rate (the search does not go higher)`);
+    if (noisy) {
+      notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%${retry ? "; failed, so run again" : ""}`);
+    }
+    return retry ? step(rate, attempt + 1) : result;
+  };
+
+  let best = null; // highest passing step
+  let worst = null; // lowest failing step
+  const first = await step(plan.startRate);
+  if (first.pass) {
+    best = first;
+    for (let i = 0; i < num("sustained-steps") && !best.short; i++) {
+      const next = await step(best.rate * 2);
+      if (!next.pass) {
+        worst = next;
+        break;
+      }
+      best = next;
+    }
+  } else {
+    worst = first;
+    for (let i = 0; i < 4 && !best; i++) {
+      const next = await step(worst.rate / 2);
+      next.pass ? (best = next) : (worst = next);
+    }
+  }
+  for (let i = 0; i < num("sustained-refine") && best && worst && !best.short; i++) {
+    const next = await step((best.rate + worst.rate) / 2);
+    next.pass ? (best = next) : (worst = next);
+  }
+
+  details.push(
+    "| step | msg/s sent | deliveries/s | missing | p50 (ms) | p99 (ms) | server-side lag mean (ms) | gap reads | server CPU (%) | PostgreSQL + Redis CPU (%) | load gen busiest / all (%) | others (%) | result |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ...steps.map(
+      ({ load, pass, failed }, i) =>
+        `| ${i + 1} | ${fmt(load.sentPerSec)} | ${fmt(load.deliveriesPerSec)} | ${(load.expected - load.received).toLocaleString("en-US")} | ${fmt(load.p50)} | ${fmt(load.p99)} | ${fmt(load.serverLag)} | ${kind === "cluster" ? load.gapReads : "n/a"} | ${fmt(load.cpu)} | ${load.backing ? `${fmt(load.backing.postgres)} + ${fmt(load.backing.redis)}` : "n/a"} | ${fmt(load.loadCpu)} / ${fmt(load.loadTotal)} | ${fmt(load.others)} | ${pass ? "pass" : failed.join("; ")} |`,
+    ),
+  );
+  if (!best) notes.push(`no step passed, down to ${fmt(worst.rate * senders)} msg/s`);
+  const at = best?.load ?? {};
+  return {
+    "sustained deliveries/s": best ? at.deliveriesPerSec : NaN,
+    "sustained messages sent/s": best ? at.sentPerSec : NaN,
+    "latency p50 at sustained (ms)": at.p50 ?? NaN,
+    "latency p99 at sustained (ms)": at.p99 ?? NaN,
+    "server-side lag mean at sustained (ms)": at.serverLag ?? NaN,
+    "server CPU at sustained (%)": at.cpu ?? NaN,
+    "PostgreSQL + Redis CPU at sustained (%)": at.backing ? at.backing.postgres + at.backing.redis : NaN,
+    "(load generator) busiest process CPU at sustained (%)": at.loadCpu ?? NaN,
+    "(load generator) all processes CPU at sustained (%)": at.loadTotal ?? NaN,
+    "first failing step: deliveries/s offered": worst ? worst.load.offeredPerSec : NaN,
+  };
+}
+
 // -------------------------------------------------------------- scenarios
 // Each takes a started server and returns { metrics: { name: value }, notes }.
 
@@ -603,107 +767,15 @@ const SCENARIOS = {
       `sustained fan-out: 1 room × ${opt["fanout-clients"]} clients, ${opt["fanout-senders"]} senders from ${opt["fanout-rate"]} msg/s each, doubling while every message reaches everyone with p99 ≤ ${opt["sustained-p99"]} ms`,
     clients: () => num("fanout-clients"),
     medianBy: "sustained deliveries/s",
-    /**
-     * Finds the highest send rate the server sustains: every message
-     * delivered to every receiver (counted one for one), every send acked,
-     * p99 ≤ --sustained-p99. Doubles the per-sender rate from --fanout-rate
-     * until a step fails (or halves until one passes), then bisects
-     * --sustained-refine times between the last pass and the first fail.
-     * Each step runs on a fresh server with freshly connected clients, once
-     * the machine is quiet (or 60 s have passed); a step that fails while
-     * other tenants used more than --noisy % of a core is run again, up to
-     * --sustained-retries times.
-     */
-    async search(kind, notes, details) {
-      const n = num("fanout-clients");
-      const senders = num("fanout-senders");
-      const limit = num("sustained-p99");
-      const steps = [];
-      const step = async (rate, attempt = 1) => {
-        const stepNotes = [];
-        const quiet = await waitQuiet();
-        if (quiet >= num("noisy")) stepNotes.push(`the machine was still busy (${Math.round(quiet)}% of a core) after 60 s of waiting to start`);
-        const load = await withServer(kind, n, async (server, workers) => {
-          await connectAll(workers, server.urls, n, stepNotes);
-          const replies = await joinAll(workers, { range: [0, n], room: "fanout", concurrency: 50 }, n, stepNotes);
-          const joined = replies.reduce((m, r) => m + r.joined, 0);
-          await settle(server);
-          const load = await measureWindow(workers, server, [0, senders], rate, joined - 1);
-          await checkHealth(workers, server, n, stepNotes);
-          return load;
-        });
-        const failed = [];
-        const lost = load.expected - load.received;
-        if (lost > 0) failed.push(`${lost.toLocaleString("en-US")} of ${load.expected.toLocaleString("en-US")} deliveries missing`);
-        if (lost < 0) failed.push(`${(-lost).toLocaleString("en-US")} deliveries more than sent (duplicates?)`);
-        if (load.acked < load.sent) failed.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok (${load.sendFailures})`);
-        if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
-        // The load generator could not offer the rate: no point going higher.
-        const short = load.sentPerSec < rate * senders * 0.95;
-        const noisy = load.others > num("noisy") || load.steal > 5;
-        // Noise only makes a server look worse: a noisy pass stands, a noisy failure is rerun.
-        const retry = failed.length > 0 && noisy && attempt <= num("sustained-retries");
-        if (retry) failed.push(`noisy (others ${Math.round(load.others)}%): rerun`);
-        const result = { rate, load, pass: failed.length === 0, failed, short };
-        steps.push(result);
-        const line = `${fmt(rate * senders)} msg/s offered: ${fmt(load.deliveriesPerSec)} deliveries/s, p50 ${fmt(load.p50)} ms, p99 ${fmt(load.p99)} ms, server lag ${fmt(load.serverLag)} ms${kind === "cluster" ? `, ${load.gapReads} gap reads` : ""}, server CPU ${fmt(load.cpu)}%${load.backing ? `, PostgreSQL ${fmt(load.backing.postgres)}% + Redis ${fmt(load.backing.redis)}%` : ""}, load ${fmt(load.loadCpu)}% busiest / ${fmt(load.loadTotal)}% all, others ${fmt(load.others)}%: ${result.pass ? "pass" : `FAIL (${failed.join("; ")})`}`;
-        console.log(`    ${kind} step ${line}`);
-        for (const note of stepNotes) notes.push(`at ${fmt(rate * senders)} msg/s: ${note}`);
-        if (short) notes.push(`at ${fmt(rate * senders)} msg/s: the senders managed ${fmt(load.sentPerSec)} msg/s: the load generator could not offer the rate (the search does not go higher)`);
-        if (noisy) {
-          notes.push(`at ${fmt(rate * senders)} msg/s: noisy: other processes used ${Math.round(load.others)}% of a core, the hypervisor stole ${Math.round(load.steal)}%${retry ? "; failed, so run again" : ""}`);
-        }
-        return retry ? step(rate, attempt + 1) : result;
-      };
-
-      let best = null; // highest passing step
-      let worst = null; // lowest failing step
-      const first = await step(num("fanout-rate"));
-      if (first.pass) {
-        best = first;
-        for (let i = 0; i < 10 && !best.short; i++) {
-          const next = await step(best.rate * 2);
-          if (!next.pass) {
-            worst = next;
-            break;
-          }
-          best = next;
-        }
-      } else {
-        worst = first;
-        for (let i = 0; i < 4 && !best; i++) {
-          const next = await step(worst.rate / 2);
-          next.pass ? (best = next) : (worst = next);
-        }
-      }
-      for (let i = 0; i < num("sustained-refine") && best && worst && !best.short; i++) {
-        const next = await step((best.rate + worst.rate) / 2);
-        next.pass ? (best = next) : (worst = next);
-      }
-
-      details.push(
-        "| step | msg/s sent | deliveries/s | missing | p50 (ms) | p99 (ms) | server-side lag mean (ms) | gap reads | server CPU (%) | PostgreSQL + Redis CPU (%) | load gen busiest / all (%) | others (%) | result |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        ...steps.map(
-          ({ load, pass, failed }, i) =>
-            `| ${i + 1} | ${fmt(load.sentPerSec)} | ${fmt(load.deliveriesPerSec)} | ${(load.expected - load.received).toLocaleString("en-US")} | ${fmt(load.p50)} | ${fmt(load.p99)} | ${fmt(load.serverLag)} | ${kind === "cluster" ? load.gapReads : "n/a"} | ${fmt(load.cpu)} | ${load.backing ? `${fmt(load.backing.postgres)} + ${fmt(load.backing.redis)}` : "n/a"} | ${fmt(load.loadCpu)} / ${fmt(load.loadTotal)} | ${fmt(load.others)} | ${pass ? "pass" : failed.join("; ")} |`,
-        ),
-      );
-      if (!best) notes.push(`no step passed, down to ${fmt(worst.rate * senders)} msg/s`);
-      const at = best?.load ?? {};
-      return {
-        "sustained deliveries/s": best ? at.deliveriesPerSec : NaN,
-        "sustained messages sent/s": best ? at.sentPerSec : NaN,
-        "latency p50 at sustained (ms)": at.p50 ?? NaN,
-        "latency p99 at sustained (ms)": at.p99 ?? NaN,
-        "server-side lag mean at sustained (ms)": at.serverLag ?? NaN,
-        "server CPU at sustained (%)": at.cpu ?? NaN,
-        "PostgreSQL + Redis CPU at sustained (%)": at.backing ? at.backing.postgres + at.backing.redis : NaN,
-        "(load generator) busiest process CPU at sustained (%)": at.loadCpu ?? NaN,
-        "(load generator) all processes CPU at sustained (%)": at.loadTotal ?? NaN,
-        "first failing step: deliveries/s offered": worst ? worst.load.offeredPerSec : NaN,
-      };
-    },
+    search: (kind, notes, details) =>
+      sustainedSearch(kind, notes, details, {
+        clients: num("fanout-clients"),
+        join: { range: [0, num("fanout-clients")], room: "fanout", concurrency: 50 },
+        senders: num("fanout-senders"),
+        sendRange: { range: [0, num("fanout-senders")] },
+        receivers: (joined) => joined - 1,
+        startRate: num("fanout-rate"),
+      }),
   },
 
   rooms: {
@@ -771,25 +843,185 @@ const SCENARIOS = {
         if (reachedAt === null) await sleep(20);
       }
       if (reachedAt === null) notes.push(`the first joiner's count never reached ${n} within 60 s`);
+      // Every client's last heard count (ack, then presence) must be n too
+      // (the Rust load generator tracks it; polled every 20 ms).
+      let allRightAt = NaN;
+      while (LOADGEN === "rust" && now() - t0 < 60_000) {
+        const counts = await all(workers, "counts", { range: [0, n], target: n });
+        if (counts.reduce((m, c) => m + c.right, 0) >= n) {
+          allRightAt = now();
+          break;
+        }
+        await sleep(20);
+      }
+      if (LOADGEN === "rust" && Number.isNaN(allRightAt)) notes.push(`not every client's count reached ${n} within 60 s`);
       await checkHealth(workers, server, n, notes);
       return {
         "all join acks (s)": (lastAck - t0) / 1000,
         [`count reaches ${n} (s)`]: reachedAt === null ? NaN : (reachedAt - t0) / 1000,
+        ...(LOADGEN === "rust" ? { [`every client's count is ${n} (s)`]: (allRightAt - t0) / 1000 } : {}),
       };
     },
   },
+
+  // ---- Issue 10's scenarios (the Rust load generator, every server kind).
+
+  s1: {
+    title: () => `S1 one room × ${opt["fanout-clients"]} clients, ${opt.size} B, ${opt["fanout-senders"]} senders`,
+    clients: () => num("fanout-clients"),
+    medianBy: "sustained deliveries/s",
+    headline: ["sustained deliveries/s", "latency p99 at sustained (ms)"],
+    search: (kind, notes, details) => SCENARIOS.sustained.search(kind, notes, details),
+  },
+
+  s2: {
+    title: () => `S2 ${opt.rooms} rooms × ${opt["room-size"]} clients, every client sends`,
+    clients: () => num("rooms") * num("room-size"),
+    medianBy: "sustained deliveries/s",
+    headline: ["sustained deliveries/s", "latency p99 at sustained (ms)"],
+    search(kind, notes, details) {
+      const n = num("rooms") * num("room-size");
+      return sustainedSearch(kind, notes, details, {
+        clients: n,
+        join: { range: [0, n], groupSize: num("room-size"), concurrency: 100 },
+        senders: n,
+        sendRange: { range: [0, n] },
+        // Rooms are full when everyone joined; a failed join shows in the notes.
+        receivers: () => num("room-size") - 1,
+        startRate: num("s2-rate"),
+      });
+    },
+  },
+
+  s3: {
+    title: () => `S3 ${opt.rooms} rooms × ${opt["room-size"]} clients, ${opt["s3-rate"]} msg/s per room`,
+    clients: () => num("rooms") * num("room-size"),
+    headline: ["latency p99 (ms)", "latency p50 (ms)"],
+    async run(server, workers, notes) {
+      const size = num("room-size");
+      const n = num("rooms") * size;
+      await connectAll(workers, server.urls, n, notes);
+      await joinAll(workers, { range: [0, n], groupSize: size, concurrency: 100 }, n, notes);
+      await settle(server);
+      // One sender per room: the first client of each.
+      const load = await measureWindow(workers, server, { range: [0, n], stride: size }, num("s3-rate"), size - 1);
+      const lost = load.expected - load.received;
+      if (lost !== 0) notes.push(`${lost} of ${load.expected} deliveries missing (negative: doubled)`);
+      if (load.acked < load.sent) notes.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok: ${load.sendFailures}`);
+      await checkHealth(workers, server, n, notes);
+      return {
+        "latency p50 (ms)": load.p50,
+        "latency p99 (ms)": load.p99,
+        "latency max (ms)": load.max,
+        "deliveries missing": lost,
+        "server CPU (%)": load.cpu,
+      };
+    },
+  },
+
+  s4: {
+    title: () => `S4 ${opt["s4-clients"]} idle connections, each joined to a room of ${opt["room-size"]}`,
+    clients: () => num("s4-clients"),
+    headline: ["RSS per connection (KiB)"],
+    async run(server, workers, notes) {
+      const n = num("s4-clients");
+      const settleMs = num("idle-settle") * 1000;
+      await sleep(settleMs / 3);
+      const before = server.rssKiB();
+      const { connected } = await connectAll(workers, server.urls, n, notes);
+      await joinAll(workers, { range: [0, n], groupSize: num("room-size"), concurrency: 100 }, n, notes);
+      await settle(server);
+      await sleep(settleMs); // let allocations settle (Node's GC, Rust's allocator)
+      const after = server.rssKiB();
+      await checkHealth(workers, server, n, notes);
+      return {
+        "RSS per connection (KiB)": (after - before) / connected,
+        "RSS with all connected (MiB)": after / 1024,
+        "open files": server.openFiles(),
+      };
+    },
+  },
+
+  s5: {
+    title: () => `S5 ${opt["storm-clients"]} clients join one room at once`,
+    clients: () => num("storm-clients"),
+    headline: () => [`every client's count is ${opt["storm-clients"]} (s)`, `count reaches ${opt["storm-clients"]} (s)`],
+    run: (server, workers, notes) => SCENARIOS.storm.run(server, workers, notes),
+  },
+
+  s6: {
+    title: () => `S6 reconnect storm: ${opt["s6-clients"]} clients in ${opt["s6-rooms"]} rooms drop at once and re-join with since`,
+    clients: () => num("s6-clients"),
+    headline: ["all back (s)", "messages missing", "messages doubled"],
+    // The bench's plain servers keep no history, so `since` means nothing to them.
+    supports: (kind) => kind !== "plain" && kind !== "raw",
+    run: reconnectStorm,
+  },
 };
+
+/**
+ * S6: every client drops its connection at once (no close frame, no
+ * disconnect packet), connects again with its token and re-joins with
+ * `since` its last seen seq, while the first client of each room sends
+ * --s6-rate messages/s throughout. Then every client must hold each of its
+ * room's seqs since its first join exactly once (live, in a join's
+ * history, or in its own acks).
+ */
+async function reconnectStorm(server, workers, notes) {
+  const n = num("s6-clients");
+  const size = Math.ceil(n / num("s6-rooms"));
+  await connectAll(workers, server.urls, n, notes);
+  await joinAll(workers, { range: [0, n], groupSize: size, concurrency: 100, track: true }, n, notes);
+  await settle(server);
+  // Send before, through and after the storm (which should take under 5 s).
+  const ms = 1500 + DURATION + 3000;
+  const sending = all(workers, "send", { range: [0, n], stride: size, rate: num("s6-rate"), size: num("size"), ms }, 300_000);
+  await sleep(1500);
+  const storms = await all(workers, "reconnect", { range: [0, n] }, 120_000);
+  const droppedAt = Math.min(...storms.map((r) => r.droppedAt));
+  const lastAckAt = Math.max(...storms.map((r) => r.lastAckAt));
+  const rejoined = storms.reduce((m, r) => m + r.rejoined, 0);
+  if (rejoined < n) notes.push(`only ${rejoined} of ${n} came back: ${fmtFailures(storms)}`);
+  await sending;
+  await sleep(1500); // the last messages' deliveries
+  const top = {};
+  for (const { rooms } of await all(workers, "seqReport")) {
+    for (const [room, seq] of Object.entries(rooms)) top[room] = Math.max(top[room] ?? 0, seq);
+  }
+  const checks = await all(workers, "seqCheck", { max: top });
+  const missing = checks.reduce((m, c) => m + c.missing, 0);
+  const doubled = checks.reduce((m, c) => m + c.doubled, 0);
+  if (missing > 0 || doubled > 0) notes.push(`${missing} messages missing and ${doubled} doubled over ${n} clients`);
+  for (const example of checks.flatMap((c) => c.examples).slice(0, 3)) notes.push(`for example ${example}`);
+  await checkHealth(workers, server, n, notes);
+  return {
+    "all back (s)": rejoined < n ? NaN : (lastAckAt - droppedAt) / 1000,
+    "messages missing": missing,
+    "messages doubled": doubled,
+    "messages sent in all rooms": Object.values(top).reduce((a, b) => a + b, 0),
+  };
+}
 
 /** Lower is better for times, latency, memory and CPU; higher for rates. */
 const higherIsBetter = (metric) => /\/s\b/.test(metric) && !/\(s\)/.test(metric);
 /** What the report says after a metric's name. */
 const direction = (metric) =>
-  /^first failing/.test(metric) ? "(an upper bound)" : higherIsBetter(metric) ? "(higher is better)" : "(lower is better)";
+  /^first failing/.test(metric)
+    ? "(an upper bound)"
+    : /^messages sent in all rooms|^open files/.test(metric)
+      ? "(for reference)"
+      : higherIsBetter(metric)
+        ? "(higher is better)"
+        : "(lower is better)";
 
 // ------------------------------------------------------------------- main
 
 const fmt = (x) =>
-  !Number.isFinite(x) ? "n/a" : Math.abs(x) >= 100 ? Math.round(x).toLocaleString("en-US") : x.toPrecision(3);
+  !Number.isFinite(x)
+    ? "n/a"
+    : Math.abs(x) >= 100 || Number.isInteger(x)
+      ? Math.round(x).toLocaleString("en-US")
+      : x.toPrecision(3);
 
 /** Starts a server of `kind` and workers for `clients`, runs `task`, cleans up. */
 async function withServer(kind, clients, task) {
@@ -824,23 +1056,35 @@ async function runOnce(name, kind) {
 }
 
 /** How the report names each server kind. */
-const LABELS = { rust: "Rust", cluster: "Cluster", node: "Node" };
-/** Ratio columns, when both kinds ran: [numerator, denominator]. */
+const LABELS = { rust: "Rust", cluster: "Cluster", node: "Node", plain: "Plain", raw: "Raw" };
+/**
+ * Ratio columns, when both kinds ran: [numerator, denominator]. Every kind
+ * against Node.js and against the raw-websocket ceiling, and the cluster
+ * against one process.
+ */
 const RATIOS = [
-  ["rust", "node"],
+  ...["rust", "cluster", "plain", "raw"].map((k) => [k, "node"]),
+  ...["rust", "cluster", "plain", "node"].map((k) => [k, "raw"]),
   ["cluster", "rust"],
-  ["cluster", "node"],
 ];
+
+/** Whether `kind` runs in scenario `name` (its own limits, and --cluster-scenarios). */
+function runsIn(name, kind) {
+  if (SCENARIOS[name].supports && !SCENARIOS[name].supports(kind)) return false;
+  const only = opt["cluster-scenarios"];
+  return kind !== "cluster" || !only || only.split(",").includes(name);
+}
 
 async function main() {
   const servers = opt.servers.split(",");
   const scenarios = opt.scenarios.split(",");
   for (const s of scenarios) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}`);
-  for (const k of servers) if (!LABELS[k]) throw new Error(`unknown server kind ${k} (rust, cluster, node)`);
-  const usesRust = servers.includes("rust") || servers.includes("cluster");
-  if (usesRust && !opt["no-build"] && !process.env.BAATCHIT_BIN) {
-    console.log("building the release binary (cargo build --release)…");
-    execFileSync("cargo", ["build", "--release", "--quiet"], { cwd: ROOT, stdio: "inherit" });
+  for (const k of servers) if (!LABELS[k]) throw new Error(`unknown server kind ${k} (${Object.keys(LABELS).join(", ")})`);
+  if (LOADGEN !== "rust" && LOADGEN !== "node") throw new Error(`unknown --loadgen ${LOADGEN} (rust, node)`);
+  if (!opt["no-build"]) {
+    console.log("building the release binaries (cargo build --release: the server, the load generator, the bench servers)…");
+    const packages = ["-p", "baat-chit", "-p", "baat-chit-loadgen", "-p", "baat-chit-bench-servers"];
+    execFileSync("cargo", ["build", "--release", "--quiet", ...packages], { cwd: ROOT, stdio: "inherit" });
   }
   // Read now, not at the end: the report must name what was built and measured.
   const commit = commitOf();
@@ -852,8 +1096,9 @@ async function main() {
     console.log(`\n## ${SCENARIOS[name].title()}`);
     const perRep = Object.fromEntries(servers.map((k) => [k, []])); // kind -> [metrics of each rep]
     const metricNames = new Set();
+    const kinds = servers.filter((k) => runsIn(name, k));
     for (let rep = 1; rep <= REPS; rep++) {
-      for (const kind of servers) {
+      for (const kind of kinds) {
         const { metrics, notes, details } = await runOnce(name, kind);
         perRep[kind].push(metrics);
         Object.keys(metrics).forEach((m) => metricNames.add(m));
@@ -878,12 +1123,22 @@ async function main() {
       const medians = Object.fromEntries(
         servers.map((k) => [k, by ? (medianRep(perRep[k])[metric] ?? NaN) : median(perRep[k].map((m) => m[metric] ?? NaN))]),
       );
-      rows.push({ scenario: SCENARIOS[name].title(), metric, medians });
+      const headline = [SCENARIOS[name].headline ?? []].flatMap((h) => (typeof h === "function" ? h() : h));
+      rows.push({ scenario: SCENARIOS[name].title(), metric, medians, headline: headline.includes(metric) });
     }
+    // The report so far, after each scenario: a long run cut short keeps what it measured.
+    const sofar = ((Date.now() - started) / 60000).toFixed(1);
+    report(servers, rows, [...allNotes, `(partial: ${name} is the last scenario done so far)`], allDetails, sofar, commit, true);
   }
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
   report(servers, rows, allNotes, allDetails, minutes, commit);
+  // The smoke's verdict: every run produced figures, and nothing was lost or doubled.
+  const broken = allNotes.filter((n) => /run failed|missing|doubled|no step passed|lost|died|never reached|not every/.test(n));
+  if (opt.strict && broken.length) {
+    console.error(`\n${broken.length} problem(s):\n${broken.map((n) => `- ${n}`).join("\n")}`);
+    process.exit(1);
+  }
 }
 
 /** The commit being measured, and whether src/ differs from it. */
@@ -896,7 +1151,7 @@ function commitOf() {
   }
 }
 
-function report(servers, rows, notes, details, minutes, commit) {
+function report(servers, rows, notes, details, minutes, commit, quiet = false) {
   const ratios = RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   const header = [
     `| scenario | metric | ${[...servers.map((k) => `${LABELS[k]} median`), ...ratios.map(([a, b]) => `${LABELS[a]}/${LABELS[b]}`)].join(" | ")} |`,
@@ -906,15 +1161,39 @@ function report(servers, rows, notes, details, minutes, commit) {
     const cells = [...servers.map((k) => r.medians[k]), ...ratios.map(([a, b]) => r.medians[a] / r.medians[b])];
     return `| ${r.scenario} | ${r.metric} ${direction(r.metric)} | ${cells.map(fmt).join(" | ")} |`;
   });
+  // The headline figures, each with its ratio to Node.js and to the ceiling.
+  const bases = ["node", "raw"].filter((b) => servers.includes(b));
+  const cell = (r, k) => {
+    const v = r.medians[k];
+    if (!Number.isFinite(v)) return "—";
+    const parts = bases
+      .filter((b) => b !== k && Number.isFinite(v / r.medians[b]))
+      .map((b) => `${fmt(v / r.medians[b])}× ${LABELS[b]}`);
+    return parts.length ? `${fmt(v)} (${parts.join(", ")})` : fmt(v);
+  };
+  const summary = rows.some((r) => r.headline)
+    ? [
+        "## Summary",
+        "",
+        `Medians; in brackets each figure divided by Node.js's and by the raw-websocket ceiling's in the same run (for latency, time and memory lower is better, so a ratio below 1 beats the other).`,
+        "",
+        `| scenario | metric | ${servers.map((k) => LABELS[k]).join(" | ")} |`,
+        `|---|---|${servers.map(() => "---:").join("|")}|`,
+        ...rows.filter((r) => r.headline).map((r) => `| ${r.scenario} | ${r.metric} | ${servers.map((k) => cell(r, k)).join(" | ")} |`),
+        "",
+        "## Every metric",
+        "",
+      ]
+    : [];
   const describe = {
+    plain: "Plain: `target/release/plain-socketioxide` (bench/servers), the same patched socketioxide as Baat-Chit with in-memory rooms, `to(room).emit` fan-out, nothing stored.",
+    raw: "Raw: `target/release/raw-ws` (bench/servers), a bare tokio websocket server that frames each broadcast once and hands every recipient the same bytes: the practical ceiling.",
     rust: "Rust: `target/release/baat-chit " + RUST_FLAGS.join(" ") + "`, SQLite in a temp dir (every message committed before its ack).",
     cluster:
       `Cluster: ${CLUSTER_SIZE} × \`target/release/baat-chit ${RUST_FLAGS.join(" ")}\` on one fresh PostgreSQL database (127.0.0.1:5432) and one fresh Redis key prefix (127.0.0.1:6379), both on this machine; clients spread round-robin over the processes. Server RSS, CPU and lag are summed over the ${CLUSTER_SIZE} processes; PostgreSQL and Redis are not in \"server CPU\".`,
     node: "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
   };
-  const title = servers.includes("cluster")
-    ? "# Baat-Chit benchmark: Rust server, 3-process cluster and Node.js Socket.IO baseline"
-    : "# Baat-Chit benchmark: Rust server vs Node.js Socket.IO baseline";
+  const title = `# Baat-Chit benchmark: ${servers.map((k) => LABELS[k]).join(", ")}`;
   const md = [
     title,
     "",
@@ -924,6 +1203,9 @@ function report(servers, rows, notes, details, minutes, commit) {
     ...servers.map((k) => describe[k]),
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
     "",
+    `Load generator: ${LOADGEN === "rust" ? `\`target/release/baat-chit-loadgen\` (bench/loadgen), clients spread over ${opt.sources} source addresses 127.0.0.1…, ${opt.size} B message texts` : "`bench/load/worker.mjs` (Node)"}.`,
+    "",
+    ...summary,
     ...header,
     ...lines,
     "",
@@ -935,7 +1217,7 @@ function report(servers, rows, notes, details, minutes, commit) {
   ].join("\n");
   mkdirSync(resolve(opt.out, ".."), { recursive: true });
   writeFileSync(opt.out, md);
-  console.log(`\n${[...header, ...lines].join("\n")}\n\nwritten to ${opt.out}`);
+  if (!quiet) console.log(`\n${[...header, ...lines].join("\n")}\n\nwritten to ${opt.out}`);
 }
 
 await main();

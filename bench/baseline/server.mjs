@@ -1,6 +1,7 @@
 // The Node.js baseline: the Socket.IO tutorial's chat, grown just enough to
 // answer the events the load generator uses (`join`, `message`) with the
-// same ack shapes as baat-chit (docs/protocol.md). Rooms, users and history
+// same ack shapes as baat-chit (docs/protocol.md), and `join`'s `since` so
+// the reconnect storm (S6) can run against it. Rooms, users and history
 // live in memory; nothing is written to disk, there is no rate limit, no
 // grace period and no presence batching: every join/leave is broadcast at
 // once, as the tutorial does. That is the point of a baseline.
@@ -29,6 +30,12 @@ const ok = (fields) => ({ ok: true, ...fields });
 const refuse = (code, message) => ({ ok: false, error: { code, message } });
 const validRoom = (room) => typeof room === "string" && room.trim().length >= 1 && room.trim().length <= 48;
 
+const SINCE_LIMIT = 500;
+const sinceHistory = (messages, since) => {
+  const after = messages.filter((m) => m.seq > since);
+  return { history: after.slice(0, SINCE_LIMIT), hasMore: after.length > SINCE_LIMIT };
+};
+
 io.on("connection", (socket) => {
   const userId = randomBytes(16).toString("hex");
   socket.emit("session", { userId, token: randomBytes(24).toString("base64url") });
@@ -37,7 +44,7 @@ io.on("connection", (socket) => {
 
   socket.on("join", (payload, ack) => {
     if (typeof ack !== "function") return;
-    const { room: rawRoom, name } = payload ?? {};
+    const { room: rawRoom, name, since } = payload ?? {};
     if (!validRoom(rawRoom)) return ack(refuse("invalid_room", "bad room name"));
     if (typeof name !== "string" || !name.trim()) return ack(refuse("invalid_name", "bad name"));
     const key = rawRoom.trim().toLowerCase();
@@ -60,8 +67,11 @@ io.on("connection", (socket) => {
         you,
         users: [...room.users.values()],
         count: room.users.size,
-        history: room.messages.slice(-HISTORY),
-        hasMore: room.messages.length > HISTORY,
+        // With `since`, what a reconnecting client missed (as the contract
+        // says: at most 500), else the latest 50.
+        ...(Number.isInteger(since)
+          ? sinceHistory(room.messages, since)
+          : { history: room.messages.slice(-HISTORY), hasMore: room.messages.length > HISTORY }),
       }),
     );
   });

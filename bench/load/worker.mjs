@@ -144,7 +144,7 @@ const commands = {
   /** What the window has counted so far. */
   windowResult() {
     const histogram = [];
-    win.latency.forEach((n, bucket) => n && histogram.push([bucket, n]));
+    win.latency.forEach((n, bucket) => n && histogram.push([(bucket + 0.5) / 10, n]));
     const { sent, acked, failures, received, cpuMicros } = win;
     return { sent, acked, failures, received, histogram, cpuMicros: cpuMicros ?? NaN };
   },
@@ -161,9 +161,10 @@ const commands = {
     }
     measuring = false;
     const cpu = process.cpuUsage(cpuAtStart);
-    // Sparse [bucket, count] pairs: the full array is mostly zeros.
+    // Sparse [milliseconds, count] pairs (each bucket's middle): the full
+    // array is mostly zeros. The Rust load generator answers in the same form.
     const histogram = [];
-    latency.forEach((n, bucket) => n && histogram.push([bucket, n]));
+    latency.forEach((n, bucket) => n && histogram.push([(bucket + 0.5) / 10, n]));
     // CPU microseconds: tells whether this load process was the bottleneck.
     return { deliveries, sentMeasured, unstamped, histogram, cpuMicros: cpu.user + cpu.system };
   },
