@@ -13,7 +13,7 @@ web: node_modules/.package-lock.json
 run: web
 	$(CARGO) run --release
 
-# Every test: formatting, lints, strict TypeScript, Rust unit and
+# Every test: formatting, lints (the bench crates too), strict TypeScript, Rust unit and
 # integration tests (the store's against SQLite and PostgreSQL), the
 # contract suite (on one process, then on a cluster of three), the browser
 # suite and the cluster suite. The cluster runs need PostgreSQL and Redis on
@@ -28,5 +28,5 @@ test: web check
 
 check: node_modules/.package-lock.json
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	npm run typecheck
