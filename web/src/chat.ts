@@ -7,6 +7,7 @@
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
 import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
+import { plainText } from "./markdown";
 import { Outbox } from "./outbox";
 import type { ChatClient } from "./socket";
 import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
@@ -266,7 +267,7 @@ export class Chat {
       this.typists.stopped(room, m.user.id);
     });
     if (!fresh || mine || m.text === undefined) return;
-    this.view.announce(`${m.user.name}: ${m.text}`);
+    this.view.announce(`${m.user.name}: ${plainText(m.text)}`);
     if (mentions(m.text, room.you?.name ?? null)) this.view.mentioned(m);
   }
 
