@@ -1,7 +1,7 @@
 /**
  * A message's formatted text as DOM nodes. markdown-it's tokens are walked
  * and only an allow-list of them becomes elements (p, strong, em, s, code,
- * pre, blockquote, ul, ol, li, a, br); every piece of user text goes in as a
+ * pre, blockquote, ul, ol, li, a, mark); every piece of user text goes in as a
  * text node, so no HTML is ever parsed. DOMPurify then sanitises the result
  * in place with the same allow-list, as a second line of defence should a
  * future rule slip something through.
@@ -17,7 +17,7 @@ const CONTAINERS = new Set(["p", "blockquote", "ul", "ol", "li", "strong", "em",
 
 const PURIFY = {
   IN_PLACE: true,
-  ALLOWED_TAGS: [...CONTAINERS, "div", "code", "pre", "br", "mark"],
+  ALLOWED_TAGS: [...CONTAINERS, "div", "code", "pre", "mark"],
   ALLOWED_ATTR: ["href", "target", "rel", "start", "class", "dir", "tabindex"],
   ALLOWED_URI_REGEXP: /^(?:https?|mailto):/i,
   // Not URLs: DOMPurify would otherwise hold their values to the regexp above.
@@ -80,7 +80,8 @@ class Builder {
       else if (t.type === "inline") this.add(t.children ?? []);
       else if (t.type === "fence" || t.type === "code_block") this.codeBlock(t.content);
       else if (t.type === "code_inline") this.top.append(el("code", { text: t.content }));
-      else if (t.type === "softbreak" || t.type === "hardbreak") this.top.append(document.createElement("br"));
+      // A new line stays a "\n" (shown by white-space: pre-wrap), so the text reads as typed.
+      else if (t.type === "softbreak" || t.type === "hardbreak") this.top.append("\n");
       else this.text(t.content); // text, emoji, and anything unforeseen: as text
     }
   }
