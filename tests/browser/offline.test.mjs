@@ -9,6 +9,8 @@ import {
 } from "./support.mjs";
 
 const ARGS = ["--rate-limit", "0", "--user-rate-limit", "0"];
+/** The Web Lock under which a tab sends the room's outbox (web/src/outbox.ts). */
+const LOCK = "baat-chit-outbox:trip";
 
 /** Runs in the page: what IndexedDB holds for `room` (saved messages' texts, outbox texts). */
 function savedFor(room) {
@@ -109,10 +111,22 @@ describe("offline", () => {
     }
     await assertAccessible(tabs[0].page, "the room opened offline");
 
+    // Hold the room's outbox lock, so both tabs are back and want to send at the same time.
+    await tabs[0].page.evaluate((name) => new Promise((granted) => {
+      void navigator.locks.request(name, () => {
+        granted();
+        return new Promise((release) => (window.releaseOutbox = release));
+      });
+    }), LOCK);
     server = await startServer({ dir: server.dir, listen: `127.0.0.1:${server.port}`, args: ARGS });
     const back = await joinBot(server.url, "Nia", { room: "trip" });
     const heard = [];
     back.socket.on("message", (m) => heard.push(m.text));
+    const sends = () => tabs.flatMap((t) => t.sent).filter((frame) => frame.includes('"message"') && frame.includes("written **offline**"));
+    const waiting = () => tabs[0].page.evaluate(async (name) => (await navigator.locks.query()).pending.filter((l) => l.name === name).length, LOCK);
+    await eventually(async () => assert.equal(await waiting(), 2, "both tabs wait for the lock"), { timeout: 10_000 });
+    assert.deepEqual(sends(), []);
+    await tabs[0].page.evaluate(() => window.releaseOutbox());
     for (const { page } of tabs) {
       await page.getByRole("status").waitFor({ state: "hidden", timeout: 10_000 });
       await eventually(async () => assert.deepEqual(await messageTexts(page), ["seen before the outage", "written **offline**".replace(/\*\*/g, "")]), { timeout: 8000 });
@@ -121,8 +135,7 @@ describe("offline", () => {
     await eventually(() => assert.deepEqual(heard, ["written **offline**"]));
     const history = await back.socket.timeout(5000).emitWithAck("history", { room: "trip" });
     assert.deepEqual(history.messages.map((m) => m.text), ["seen before the outage", "written **offline**"]);
-    const sends = tabs.flatMap((t) => t.sent).filter((frame) => frame.includes('"message"') && frame.includes("written **offline**"));
-    assert.equal(sends.length, 1, `one tab sent it, once: ${sends}`);
+    assert.equal(sends().length, 1, `one tab sent it, once: ${sends()}`);
     assert.deepEqual((await tabs[0].page.evaluate(savedFor, "trip")).outbox, [], "the outbox is empty");
     for (const { page, errors } of tabs) {
       assert.deepEqual(errors, []);
