@@ -32,6 +32,7 @@ describe("formatting", () => {
       ["```\nfn main() {\n    println!(\"hi\");\n}\n```", `<pre class="code-block" tabindex="0" dir="ltr"><code>fn main() {\n    println!("hi");\n}</code></pre>`],
       ["> quoted\n> twice", "<blockquote><p>quoted\ntwice</p></blockquote>"],
       ["- one\n- two", "<ul><li>one</li><li>two</li></ul>"],
+      ["1. first\n2. second", "<ol><li>first</li><li>second</li></ol>"],
       ["3. three\n4. four", `<ol start="3"><li>three</li><li>four</li></ol>`],
       ["[docs](https://example.com/docs) and https://example.org", `<p><a href="https://example.com/docs" target="_blank" rel="noopener noreferrer nofollow">docs</a> and <a href="https://example.org/" target="_blank" rel="noopener noreferrer nofollow">https://example.org</a></p>`],
       ["[mail](mailto:asha@example.com)", `<p><a href="mailto:asha@example.com" target="_blank" rel="noopener noreferrer nofollow">mail</a></p>`],

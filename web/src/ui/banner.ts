@@ -10,7 +10,8 @@ const WORDS: Record<Connection, string> = {
   online: "",
   connecting: "Connecting to the server…",
   reconnecting: "Connection lost. Reconnecting…",
-  offline: "You are offline: showing messages saved on this device. What you send goes out when the connection returns. Reconnecting…",
+  // Unsent messages say "Waiting for connection…" by themselves.
+  offline: "You are offline: showing saved messages. Reconnecting…",
 };
 
 /** A first connection this quick needs no banner at all. */

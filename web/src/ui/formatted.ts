@@ -48,7 +48,7 @@ class Builder {
       node.setAttribute("target", "_blank");
       node.setAttribute("rel", "noopener noreferrer nofollow");
     }
-    const start = t.tag === "ol" ? Number(t.attrGet("start")) : NaN;
+    const start = t.tag === "ol" ? Number(t.attrGet("start") ?? 1) : 1;
     if (Number.isSafeInteger(start) && start !== 1) node.setAttribute("start", String(start));
     this.top.append(node);
     this.stack.push(node);
