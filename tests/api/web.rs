@@ -55,6 +55,10 @@ async fn the_manifest_icons_and_service_worker_are_served_with_their_types() {
         let headers = response.headers();
         assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some(kind), "{path}");
         // The worker must be re-checked on every visit, or a deploy would go unnoticed.
-        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-cache"), "{path}");
+        assert_eq!(
+            headers.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-cache"),
+            "{path}"
+        );
     }
 }

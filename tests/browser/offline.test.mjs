@@ -75,6 +75,32 @@ describe("offline", () => {
     await context.close();
   });
 
+  it("a room saved on an earlier visit opens from where it was, and from the newest page after a long absence", async () => {
+    const asha = await openPerson(browser, server.url, { name: "Asha", path: "/r/back" });
+    const nia = await joinBot(server.url, "Nia", { room: "back" });
+    await nia.say("first visit");
+    await eventually(async () => assert.deepEqual((await asha.page.evaluate(savedFor, "back")).messages, ["first visit"]));
+    await asha.page.close();
+
+    // A short absence: the re-join asks only for what is newer (`since`).
+    await nia.say("while away");
+    let page = await asha.context.newPage();
+    await page.goto(new URL("/r/back", server.url).href);
+    await eventually(async () => assert.deepEqual(await messageTexts(page), ["first visit", "while away"]));
+    await eventually(async () => assert.deepEqual((await page.evaluate(savedFor, "back")).messages, ["first visit", "while away"]));
+    await page.close();
+
+    // A long one: more than a catch-up reads (500), so the room starts again at its newest page.
+    const many = Array.from({ length: 520 }, (_, i) => `later ${i + 1}`);
+    for (const text of many) await nia.say(text);
+    page = await asha.context.newPage();
+    await page.goto(new URL("/r/back", server.url).href);
+    await eventually(async () => assert.deepEqual(await messageTexts(page), many.slice(-50)));
+    await page.getByRole("button", { name: "Load older messages" }).waitFor();
+    nia.close();
+    await asha.context.close();
+  });
+
   it("written while the server is down, closed, reopened offline with history, then delivered exactly once", async () => {
     const asha = await openPerson(browser, server.url, { name: "Asha", path: "/r/trip" });
     const nia = await joinBot(server.url, "Nia", { room: "trip" });

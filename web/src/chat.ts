@@ -42,6 +42,8 @@ export class Chat {
   private roomsTimer = 0;
   /** Reading the room's saved messages and outbox; joining waits for it (to join with `since`). */
   private restoring = false;
+  /** The room shows messages saved on an earlier visit, not yet joined from them. */
+  private fromStorage = false;
 
   constructor(
     private readonly client: ChatClient,
@@ -65,7 +67,7 @@ export class Chat {
     if (this.store.state.room.joined && !isDirect(this.target)) void this.client.leave(this.target);
     this.generation++;
     this.target = next;
-    this.member = false;
+    this.member = this.fromStorage = false;
     this.typists.reset();
     this.store.update((s) => (s.room = emptyRoom(next)));
     void this.restore();
@@ -91,7 +93,7 @@ export class Chat {
         room.hasOlder = kept.hasOlder;
         room.you ??= kept.you;
       });
-      this.member = true;
+      this.member = this.fromStorage = true;
     }
     if (this.name) this.ensureJoined();
   }
@@ -200,6 +202,14 @@ export class Chat {
       // A name problem is the name dialog's to show; anything else shows in the room.
       if (!isNameError(error)) this.store.update(() => (room.joinError = error.message));
       return error;
+    }
+    const stale = this.fromStorage && since !== undefined && ack.hasMore;
+    this.fromStorage = false;
+    if (stale) {
+      // Saved long ago: more is new than a catch-up should read. Start again from the newest page.
+      this.store.update(() => Object.assign(room, { messages: [], latest: new Map(), logSeq: 0, hasOlder: false }));
+      this.member = false;
+      return this.join(name);
     }
     this.member = true;
     this.store.update(() => {

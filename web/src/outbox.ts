@@ -37,7 +37,9 @@ export class Outbox {
 
   async send(text: string, replyTo?: number): Promise<void> {
     const room = this.store.state.room;
-    const p: Pending = { clientId: randomId(), text, status: "waiting", waitingSince: Date.now(), attempt: 0 };
+    // Connected, it goes out at once (after the write below): "Sending…" from the start.
+    const status = this.canDeliver() ? "sending" : "waiting";
+    const p: Pending = { clientId: randomId(), text, status, waitingSince: Date.now(), attempt: 0 };
     if (replyTo !== undefined) p.replyTo = replyTo;
     this.store.update(() => room.pending.push(p));
     this.keep(room, p.clientId);
