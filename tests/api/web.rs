@@ -36,3 +36,29 @@ async fn an_unknown_file_is_404() {
     let app = spawn_app().await;
     assert_eq!(app.get("/does-not-exist.js").await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_manifest_icons_and_service_worker_are_served_with_their_types() {
+    let app = spawn_app().await;
+    let files = [
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/sw.js", "text/javascript"),
+        ("/icon-192.png", "image/png"),
+        ("/icon-512.png", "image/png"),
+        ("/icon-maskable-512.png", "image/png"),
+        ("/apple-touch-icon.png", "image/png"),
+        ("/favicon.svg", "image/svg+xml"),
+    ];
+    for (path, kind) in files {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some(kind), "{path}");
+        // The worker must be re-checked on every visit, or a deploy would go unnoticed.
+        assert_eq!(
+            headers.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-cache"),
+            "{path}"
+        );
+    }
+}

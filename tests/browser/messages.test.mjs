@@ -164,7 +164,7 @@ describe("messages", () => {
     assert.deepEqual(await links.allTextContents(), ["https://example.com/a?b=1", "http://example.org"]);
     for (const link of await links.all()) {
       assert.equal(await link.getAttribute("target"), "_blank");
-      assert.equal(await link.getAttribute("rel"), "noopener noreferrer");
+      assert.equal(await link.getAttribute("rel"), "noopener noreferrer nofollow");
     }
     assert.equal(await links.first().getAttribute("href"), "https://example.com/a?b=1");
     hamid.close();

@@ -1,7 +1,9 @@
 // The screenshots in docs/screenshots: a lively room, with an edit,
 // reactions, a reply, a deleted message and an unread direct message, on a desktop (1280×800) and a
 // phone (360×740), in light and dark, plus the message menu, the reaction
-// picker and the delete dialog open, and the direct conversation. Written by this test, which also
+// picker and the delete dialog open, and the direct conversation; then
+// formatted messages, and a room opened offline from the service worker
+// with a message waiting, in the same four looks. Written by this test, which also
 // checks every shot with axe (WCAG 2.1 A and AA) and that all visible text
 // meets AA contrast.
 import assert from "node:assert/strict";
@@ -123,6 +125,63 @@ describe("screenshots", () => {
     await page.emulateMedia({ colorScheme: "dark" });
     await shoot("phone-dark-dm", "a direct conversation on a phone");
     for (const bot of [bilal, chen, ...design, random, dilnoza, greta, emeka]) bot.close();
+    await context.close();
+  });
+
+  // Last: it stops the server, to show the room opened offline.
+  it("formatted messages, and the room opened offline, look calm on desktop and phone, in light and dark", async () => {
+    const v2 = { room: "dev", protocol: 2 };
+    const bilal = await joinBot(server.url, "Bilal", v2);
+    const chen = await joinBot(server.url, "Chen Wei", v2);
+    await bilal.say("**Release 2.5** is out :tada:\n- reconnects keep your place\n- messages written offline go out later\n- ~~flaky~~ steady tests");
+    await chen.say("> Do code blocks still fit on a phone?\n\nThey scroll sideways by themselves:\n```\nconst socket = io({ auth: { token }, reconnectionDelayMax: 3000 });\nsocket.emit(\"message\", { room: \"dev\", text: \"hi\", clientId });\n```");
+    const { page, context } = await openPerson(browser, server.url, { name: "Asha", path: "/r/dev", viewport: DESKTOP });
+    await say(page, "Run `make test` before you merge, and see [the protocol](https://example.com/protocol) for *since*.");
+    await bilal.say("1. pull\n2. `npm run build`\n3. _enjoy_ :rocket: @Asha");
+    await eventually(async () => assert.equal(await page.locator("#messages .msg[data-id]").count(), 4));
+    await page.evaluate(() => document.activeElement?.blur());
+
+    /** Shoots `target` as desktop and phone, light and dark, each checked for contrast and by axe. */
+    const fourLooks = async (target, name, where) => {
+      for (const [viewport, device] of [[DESKTOP, "desktop"], [PHONE, "phone"]]) {
+        await target.setViewportSize(viewport);
+        for (const colorScheme of ["light", "dark"]) {
+          await target.emulateMedia({ colorScheme });
+          await target.mouse.move(viewport.width - 1, viewport.height - 1);
+          await target.screenshot({ path: join(SHOTS, `${device}-${colorScheme}-${name}.png`) });
+          assert.deepEqual(await target.evaluate(lowContrastText, 4.5), [], `AA contrast on ${where}, ${device}, ${colorScheme}`);
+          await assertAccessible(target, `${where}, ${device}, ${colorScheme}`);
+        }
+      }
+    };
+    await fourLooks(page, "formatting", "formatted messages");
+
+    // Saved on this device, the server goes away, a message waits, and the tab is reopened.
+    const savedCount = () => page.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open("baat-chit");
+      open.onsuccess = () => {
+        const get = open.result.transaction("rooms").objectStore("rooms").get("dev");
+        get.onsuccess = () => resolve(get.result?.messages.length ?? 0);
+      };
+    }));
+    await eventually(async () => assert.equal(await savedCount(), 4));
+    await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
+    await server.stop();
+    await page.getByRole("status").filter({ hasText: "You are offline" }).waitFor();
+    await say(page, "Pushing the fix as soon as I am back online :rocket:");
+    await page.getByText("Waiting for connection…").waitFor();
+    const url = page.url();
+    await page.close();
+    const reopened = await context.newPage();
+    await reopened.setViewportSize(DESKTOP);
+    await reopened.goto(url);
+    await reopened.getByRole("status").filter({ hasText: "You are offline" }).waitFor();
+    await reopened.getByText("Waiting for connection…").waitFor();
+    await eventually(async () => assert.equal(await reopened.locator("#messages .msg").count(), 5));
+    await reopened.evaluate(() => document.activeElement?.blur());
+    await fourLooks(reopened, "offline", "the room opened offline");
+    bilal.close();
+    chen.close();
     await context.close();
   });
 });

@@ -7,7 +7,9 @@
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
 import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
+import { plainText } from "./markdown";
 import { Outbox } from "./outbox";
+import { saved } from "./saved";
 import type { ChatClient } from "./socket";
 import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
 import { changePhrase, mentions, noticePhrase, phraseText, randomId } from "./text";
@@ -38,6 +40,10 @@ export class Chat {
   private name: string | null = identity.name();
   private readonly typists: TypingTracker;
   private roomsTimer = 0;
+  /** Reading the room's saved messages and outbox; joining waits for it (to join with `since`). */
+  private restoring = false;
+  /** The room shows messages saved on an earlier visit, not yet joined from them. */
+  private fromStorage = false;
 
   constructor(
     private readonly client: ChatClient,
@@ -61,11 +67,35 @@ export class Chat {
     if (this.store.state.room.joined && !isDirect(this.target)) void this.client.leave(this.target);
     this.generation++;
     this.target = next;
-    this.member = false;
+    this.member = this.fromStorage = false;
     this.typists.reset();
     this.store.update((s) => (s.room = emptyRoom(next)));
+    void this.restore();
+    if (!this.name) this.view.askName(next, "", "");
+  }
+
+  /**
+   * Shows what this browser kept of the room (its recent messages, its
+   * unsent ones) before, or without, a connection; the join then asks only
+   * for what is newer (`since`), as after a reconnect.
+   */
+  private async restore(): Promise<void> {
+    const generation = this.generation;
+    const room = this.store.state.room;
+    this.restoring = true;
+    const [kept] = await Promise.all([saved.room(room.name), this.outbox.restore(room)]);
+    if (generation !== this.generation) return;
+    this.restoring = false;
+    if (kept && !room.joined && kept.messages.length) {
+      this.store.update(() => {
+        mergeMessages(room, kept.messages);
+        room.logSeq = Math.max(room.logSeq, kept.logSeq);
+        room.hasOlder = kept.hasOlder;
+        room.you ??= kept.you;
+      });
+      this.member = this.fromStorage = true;
+    }
     if (this.name) this.ensureJoined();
-    else this.view.askName(next, "", "");
   }
 
   /** The name dialog's submit: resolves to an error to show, or null when in. */
@@ -100,7 +130,7 @@ export class Chat {
 
   send(text: string, replyTo?: number): void {
     this.typing(false);
-    this.outbox.send(text, replyTo);
+    void this.outbox.send(text, replyTo);
   }
 
   /** Replaces the text of one of the reader's messages; resolves to an error or null. */
@@ -142,7 +172,6 @@ export class Chat {
 
   /** Called every second for time-based expiries. */
   tick(now: number): void {
-    this.outbox.tick(now);
     const stale = this.typists.stale(now);
     if (stale.length) this.store.update((s) => stale.forEach((id) => this.typists.stopped(s.room, id)));
   }
@@ -150,7 +179,7 @@ export class Chat {
   /** Joins the target room if connected, named, and not already in or joining it. */
   ensureJoined(): void {
     const name = this.store.state.room.you?.name ?? this.name;
-    if (!name || !this.client.socket.connected || this.store.state.room.joined) return;
+    if (!name || this.restoring || !this.client.socket.connected || this.store.state.room.joined) return;
     if (this.joiningGeneration === this.generation) return;
     void this.join(name).then((error) => {
       if (error && isNameError(error)) this.view.askName(this.target, error.message, name);
@@ -173,6 +202,14 @@ export class Chat {
       // A name problem is the name dialog's to show; anything else shows in the room.
       if (!isNameError(error)) this.store.update(() => (room.joinError = error.message));
       return error;
+    }
+    const stale = this.fromStorage && since !== undefined && ack.hasMore;
+    this.fromStorage = false;
+    if (stale) {
+      // Saved long ago: more is new than a catch-up should read. Start again from the newest page.
+      this.store.update(() => Object.assign(room, { messages: [], latest: new Map(), logSeq: 0, hasOlder: false }));
+      this.member = false;
+      return this.join(name);
     }
     this.member = true;
     this.store.update(() => {
@@ -243,6 +280,8 @@ export class Chat {
       this.outbox.disconnected();
     });
     socket.on("connect_error", () => {
+      // Every failed attempt lands here: the server is out of reach, whatever the reason.
+      if (!socket.connected) this.store.update((s) => (s.connection = "offline"));
       // Rejected by the server's middleware: socket.io will not retry by itself.
       if (!socket.active) window.setTimeout(() => socket.connect(), 2000);
     });
@@ -266,7 +305,7 @@ export class Chat {
       this.typists.stopped(room, m.user.id);
     });
     if (!fresh || mine || m.text === undefined) return;
-    this.view.announce(`${m.user.name}: ${m.text}`);
+    this.view.announce(`${m.user.name}: ${plainText(m.text)}`);
     if (mentions(m.text, room.you?.name ?? null)) this.view.mentioned(m);
   }
 

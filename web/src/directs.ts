@@ -8,6 +8,7 @@
  * The chat controller enters a conversation like any room.
  */
 import { identity } from "./identity";
+import { plainText } from "./markdown";
 import { isDirect, type AckError, type Conversation, type MessageV2 } from "./protocol";
 import type { ChatClient } from "./socket";
 import type { AppState, Direct, Store } from "./state";
@@ -114,6 +115,6 @@ export class Directs {
       // Newest activity first.
       s.directs = [d, ...s.directs.filter((x) => x !== d)];
     });
-    if (!wasUnread && d.unread.has(m.id)) this.view.announce(`Direct message from ${m.user.name}: ${m.text ?? ""}`);
+    if (!wasUnread && d.unread.has(m.id)) this.view.announce(`Direct message from ${m.user.name}: ${plainText(m.text ?? "")}`);
   }
 }

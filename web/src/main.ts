@@ -8,6 +8,7 @@ import { identity } from "./identity";
 import { DEFAULT_ROOM, isDirect } from "./protocol";
 import { Directs } from "./directs";
 import { explainDirectError } from "./errors";
+import { keepRooms } from "./keeper";
 import { roomFromPath, roomPath, roomProblem } from "./route";
 import { ChatClient } from "./socket";
 import { emptyRoom, roomLabel, Store, type AppState, type RoomState } from "./state";
@@ -103,6 +104,9 @@ function main(): void {
     if (document.visibilityState === "visible") store.update((s) => (s.unread = 0));
   });
   window.setInterval(() => chat.tick(Date.now()), 1000);
+  keepRooms(store);
+  // Installable and opening offline (sw/sw.ts); without it the app simply needs the server.
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => undefined);
   window.setInterval(() => void chat.refreshRooms(), ROOMS_REFRESH_MS);
 
   const start = roomFromPath(location.pathname);

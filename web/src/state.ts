@@ -6,7 +6,8 @@
  */
 import { isDirect, type Change, type MessageV2, type Presence, type RoomCount, type User } from "./protocol";
 
-export type Connection = "connecting" | "online" | "reconnecting";
+/** "offline": an attempt to reach the server failed (network or server down); retries go on. */
+export type Connection = "connecting" | "online" | "reconnecting" | "offline";
 
 /** A message this page sent that has no ok ack yet. */
 export interface Pending {
@@ -17,7 +18,7 @@ export interface Pending {
   status: "sending" | "waiting" | "failed";
   /** Why it failed, in words for the person. */
   error?: string;
-  /** When it started waiting for a connection; it fails after a while. */
+  /** When it was written (or last retried). */
   waitingSince: number;
   /** Bumped on each delivery attempt, so a stale ack cannot overwrite a newer one. */
   attempt: number;

@@ -1,40 +1,13 @@
 /**
- * Pure text helpers for rendering: finding links and mentions in a message,
+ * Pure text helpers for rendering: finding mentions in a message,
  * and formatting times and days. They return plain data; turning it into
- * DOM nodes (always as text) is the job of ui/message.ts.
+ * DOM nodes (always as text) is the job of ui/message.ts and ui/formatted.ts.
  */
 
+import { plainText } from "./markdown";
 import type { Change, MessageV2 } from "./protocol";
 
-export type Piece =
-  | { kind: "text"; text: string }
-  | { kind: "mention"; text: string }
-  | { kind: "link"; text: string; href: string };
-
-/** Candidate links: only http(s); anything else (javascript:, data:) stays text. */
-const LINK = /\bhttps?:\/\/[^\s<>"'`]+/giu;
-/** Punctuation that usually ends a sentence rather than a URL. */
-const TRAILING = /[.,;:!?'")\]}>]+$/u;
-
-/** Trims trailing punctuation, but keeps a ")" that closes a "(" in the URL. */
-function trimLink(raw: string): string {
-  let link = raw.replace(TRAILING, "");
-  const rest = raw.slice(link.length);
-  const opens = (link.match(/\(/g) ?? []).length;
-  const closes = (link.match(/\)/g) ?? []).length;
-  if (rest.startsWith(")") && opens > closes) link += ")";
-  return link;
-}
-
-/** The URL as an href if it parses and is http(s); null otherwise. */
-export function safeHref(candidate: string): string | null {
-  try {
-    const url = new URL(candidate);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
+export type Piece = { kind: "text"; text: string } | { kind: "mention"; text: string };
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -53,22 +26,6 @@ export function splitMentions(text: string, name: string | null): Piece[] {
     at = m.index + m[0].length;
   }
   if (at < text.length) pieces.push({ kind: "text", text: text.slice(at) });
-  return pieces;
-}
-
-/** Links first, then mentions inside the text between them. */
-export function tokenize(text: string, name: string | null): Piece[] {
-  const pieces: Piece[] = [];
-  let at = 0;
-  for (const m of text.matchAll(LINK)) {
-    const link = trimLink(m[0]);
-    const href = safeHref(link);
-    if (!href) continue;
-    pieces.push(...splitMentions(text.slice(at, m.index), name));
-    pieces.push({ kind: "link", text: link, href });
-    at = m.index + link.length;
-  }
-  pieces.push(...splitMentions(text.slice(at), name));
   return pieces;
 }
 
@@ -173,7 +130,7 @@ export function reactionDelta(before: MessageV2, after: MessageV2, userId: strin
  */
 export function changePhrase(c: Change, before: MessageV2 | null, myId: string | null): string | null {
   const who = c.user.name;
-  if (c.kind === "edit") return `${who} edited a message: ${c.message.text ?? ""}`;
+  if (c.kind === "edit") return `${who} edited a message: ${plainText(c.message.text ?? "")}`;
   if (c.kind === "delete") return `${who} deleted a message`;
   if (!before || c.message.user.id !== myId) return null;
   const delta = reactionDelta(before, c.message, c.user.id);

@@ -1,9 +1,18 @@
 /**
  * The connection banner: hidden while online, shown (and announced, via
- * role=status) while connecting slowly, disconnected or reconnecting.
+ * role=status) while connecting slowly, disconnected or reconnecting, and
+ * while offline, when the page shows what it saved (see saved.ts).
  */
 import type { Connection } from "../state";
 import { byId } from "./dom";
+
+const WORDS: Record<Connection, string> = {
+  online: "",
+  connecting: "Connecting to the server…",
+  reconnecting: "Connection lost. Reconnecting…",
+  // Unsent messages say "Waiting for connection…" by themselves.
+  offline: "You are offline: showing saved messages. Reconnecting…",
+};
 
 /** A first connection this quick needs no banner at all. */
 const FIRST_CONNECT_GRACE_MS = 1500;
@@ -25,7 +34,7 @@ export class Banner {
       return;
     }
     this.node.hidden = false;
-    this.text.textContent =
-      connection === "connecting" ? "Connecting to the server…" : "Connection lost. Reconnecting…";
+    this.node.classList.toggle("offline", connection === "offline");
+    this.text.textContent = WORDS[connection];
   }
 }

@@ -4,6 +4,7 @@
  * nothing; Escape cancels too. Focus returns as the opener asks.
  */
 import type { MessageV2 } from "../protocol";
+import { plainText } from "../markdown";
 import { cut } from "../text";
 import { byId } from "./dom";
 
@@ -27,7 +28,7 @@ export class ConfirmDelete {
 
   /** Asks about `m`; runs `yes` on Delete, `no` on Cancel or Escape. */
   ask(m: MessageV2, yes: () => void, no: () => void): void {
-    this.preview.textContent = cut(m.text ?? "", 300);
+    this.preview.textContent = cut(plainText(m.text ?? ""), 300);
     this.pending = { yes, no };
     this.dialog.returnValue = "";
     this.dialog.showModal();

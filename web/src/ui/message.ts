@@ -1,26 +1,17 @@
 /**
  * Builders for the timeline's rows: messages (grouped or not), pending and
  * failed sends, join/leave notices and day separators. User text goes in
- * through `el` (text nodes) only; links are built with createElement.
+ * through `el` (text nodes) only; formatted text is built by ui/formatted.ts.
  */
 import type { MessageV2, Reaction, User } from "../protocol";
 import type { Pending } from "../state";
-import { formatFull, formatShortTime, formatTime, hueOf, initial, snippet, tokenize, type Phrase } from "../text";
+import { plainText } from "../markdown";
+import { formatFull, formatShortTime, formatTime, hueOf, initial, snippet, type Phrase } from "../text";
 import { el } from "./dom";
+import { formattedText } from "./formatted";
 
 export function avatar(user: User, extra = ""): HTMLSpanElement {
   return el("span", { class: `avatar hue-${hueOf(user.id)} ${extra}`.trim(), text: initial(user.name), attrs: { "aria-hidden": "true" } });
-}
-
-/** The message text with safe links and the reader's own name highlighted. */
-export function messageText(text: string, myName: string | null): HTMLParagraphElement {
-  const p = el("p", { class: "msg-text", attrs: { dir: "auto" } });
-  for (const piece of tokenize(text, myName)) {
-    if (piece.kind === "text") p.append(document.createTextNode(piece.text));
-    else if (piece.kind === "mention") p.append(el("mark", { class: "mention", text: piece.text }));
-    else p.append(el("a", { text: piece.text, attrs: { href: piece.href, target: "_blank", rel: "noopener noreferrer" } }));
-  }
-  return p;
 }
 
 function timeEl(ts: number, className: string, text = formatTime(ts)): HTMLTimeElement {
@@ -106,7 +97,7 @@ function quoteButton(id: number, q: Quote, actions: MessageActions): HTMLButtonE
       el("span", { class: "visually-hidden", text: "Reply to " }),
       el("bdi", { class: "quote-author", text: q.author }),
       el("span", { class: "visually-hidden", text: ": " }),
-      el("span", { class: "quote-text", text: snippet(q.text), attrs: { dir: "auto" } }),
+      el("span", { class: "quote-text", text: snippet(plainText(q.text)), attrs: { dir: "auto" } }),
     );
   } else if (q.kind === "deleted") {
     button.append(
@@ -126,7 +117,7 @@ function quoteButton(id: number, q: Quote, actions: MessageActions): HTMLButtonE
 /** The text, with "(edited)" after it, or the placeholder of a deleted message. */
 function body(m: MessageV2, myName: string | null): HTMLElement {
   if (m.deleted || m.text === undefined) return el("p", { class: "msg-deleted", text: "message deleted" });
-  const wrap = el("div", { class: "msg-body" }, messageText(m.text, myName));
+  const wrap = el("div", { class: "msg-body" }, formattedText(m.text, myName));
   if (m.editedAt !== undefined) {
     wrap.append(" ", el("span", { class: "edited", text: "(edited)", attrs: { title: `Edited ${formatFull(m.editedAt)}` } }));
   }
@@ -194,7 +185,7 @@ export function pendingRow(p: Pending, me: User, grouped: boolean, actions: Pend
     row.append(avatar(me));
     main.append(head(me, null, true));
   }
-  main.append(messageText(p.text, null), pendingStatus(p, actions));
+  main.append(formattedText(p.text, null), pendingStatus(p, actions));
   row.append(main);
   return row;
 }

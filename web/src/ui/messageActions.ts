@@ -11,6 +11,7 @@ import type { Chat } from "../chat";
 import { explainChangeError } from "../errors";
 import type { MessageV2 } from "../protocol";
 import { lastEditable, type AppState, type Store } from "../state";
+import { plainText } from "../markdown";
 import { snippet } from "../text";
 import type { Announcer } from "./announcer";
 import type { Composer } from "./composer";
@@ -59,7 +60,7 @@ export class MessageActionsUI implements MessageActions {
     this.showError("");
     const items: MenuItem[] = [
       { text: "Add reaction", run: () => this.pick(m, anchor) },
-      { text: "Reply", run: () => this.d.composer().startReply(m.id, m.user.name, snippet(m.text ?? "")) },
+      { text: "Reply", run: () => this.d.composer().startReply(m.id, m.user.name, snippet(plainText(m.text ?? ""))) },
     ];
     if (m.user.id === this.myId() && m.text !== undefined) {
       const text = m.text;

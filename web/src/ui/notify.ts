@@ -4,6 +4,7 @@
  * reader is looking at the page.
  */
 import { identity } from "../identity";
+import { plainText } from "../markdown";
 import type { MessageV2 } from "../protocol";
 import { byId } from "./dom";
 
@@ -26,7 +27,7 @@ export class MentionNotifier {
   /** Shows a notification for a message that mentions the reader, if enabled and unseen. */
   mention(m: MessageV2): void {
     if (!this.active() || (document.visibilityState === "visible" && document.hasFocus())) return;
-    const n = new Notification(`${m.user.name} mentioned you in #${m.room}`, { body: m.text ?? "", tag: `baat-chit-${m.id}` });
+    const n = new Notification(`${m.user.name} mentioned you in #${m.room}`, { body: plainText(m.text ?? ""), tag: `baat-chit-${m.id}` });
     n.addEventListener("click", () => {
       window.focus();
       n.close();
