@@ -2,7 +2,8 @@
 //! from web search engines (PostgreSQL's `websearch_to_tsquery`): words
 //! that must all match, `"a phrase"`, `-word` to exclude, and `or` between
 //! two terms. Words are runs of letters and digits; everything else only
-//! separates them. The parsed query is rendered for each backend (an FTS5
+//! separates them (words joined by punctuation, like `e-mail`, are a
+//! phrase). The parsed query is rendered for each backend (an FTS5
 //! `MATCH` expression, a normalised websearch string) from words alone,
 //! so no user text ever reaches either parser's operators; and it marks
 //! where a message's text matches, as ranges a client can render safely.
@@ -180,8 +181,10 @@ mod tests {
 
     #[test]
     fn fts5_operators_typed_by_a_user_are_only_words() {
+        // Words joined by punctuation ("NEAR(b") make a phrase, as in
+        // websearch_to_tsquery.
         let query = parse(r#"a* NEAR(b c) "unclosed"#);
-        assert_eq!(query.fts5(), r#"("a") AND ("near") AND ("b") AND ("c") AND ("unclosed")"#);
+        assert_eq!(query.fts5(), r#"("a") AND ("near b") AND ("c") AND ("unclosed")"#);
     }
 
     #[test]
@@ -197,7 +200,7 @@ mod tests {
     fn highlights_are_utf16_ranges_of_whole_words_in_any_case() {
         let query = parse("tada");
         let text = "😀 Tada! tadas TADA";
-        assert_eq!(query.highlights(text), [[3, 7], [14, 18]]);
+        assert_eq!(query.highlights(text), [[3, 7], [15, 19]]);
         let units: Vec<u16> = text.encode_utf16().collect();
         assert_eq!(String::from_utf16_lossy(&units[3..7]), "Tada");
     }
