@@ -6,14 +6,17 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
-import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
+import { loadAround, loadNewer } from "./around";
+import { isDirect, type Ack, type AckError, type Change, type JoinReply, type MessageV2, type Presence, type Typing } from "./protocol";
 import { Outbox } from "./outbox";
+import type { Reads } from "./reads";
 import type { ChatClient } from "./socket";
-import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
+import {
+  addNotice, applyChange, applyPresence, emptyRoom, findMessage, firstUnread, mergeMessages, placeAt, type AppState, type Store,
+} from "./state";
 import { changePhrase, mentions, noticePhrase, phraseText, randomId } from "./text";
 import { TypingTracker } from "./typing";
 
-const ROOMS_DEBOUNCE_MS = 300;
 /** A long absence is caught up by joining again from where the last answer ended. */
 const MAX_CATCH_UP_JOINS = 20;
 
@@ -37,12 +40,14 @@ export class Chat {
   private joiningGeneration = -1;
   private name: string | null = identity.name();
   private readonly typists: TypingTracker;
-  private roomsTimer = 0;
+  /** A message to open the room at once it is entered (a search result in another room). */
+  private aim: { room: string; seq: number; id: number } | null = null;
 
   constructor(
     private readonly client: ChatClient,
     private readonly store: Store<AppState>,
     private readonly view: ChatView,
+    private readonly reads: Reads,
   ) {
     this.outbox = new Outbox(client, store);
     this.typists = new TypingTracker(client);
@@ -58,7 +63,10 @@ export class Chat {
     const next = room.trim().toLowerCase();
     if (next === this.target) return;
     // A direct conversation stays joined in the background, to count its unread messages.
-    if (this.store.state.room.joined && !isDirect(this.target)) void this.client.leave(this.target);
+    // What was just read is marked first: a room left cannot be marked.
+    const left = this.target;
+    if (this.store.state.room.joined && !isDirect(left)) void this.reads.flush(left).then(() => this.client.leave(left));
+    else void this.reads.flush(left);
     this.generation++;
     this.target = next;
     this.member = false;
@@ -91,6 +99,53 @@ export class Chat {
       room.hasOlder = ack.hasMore;
     });
     return ack.ok;
+  }
+
+  /** Fills the next page of the gap below a message opened far back; resolves to whether it did. */
+  loadNewer(): Promise<boolean> {
+    return loadNewer(this.client, this.store);
+  }
+
+  /**
+   * Shows the message `id` (at `seq`) of `room` with the messages around
+   * it, highlighted: at once if this page is in that room, else once it
+   * has entered it (the caller moves there).
+   */
+  openAt(room: string, seq: number, id: number): void {
+    const here = this.store.state.room;
+    if (room === this.target && here.joined) void this.showMessage(seq, id);
+    else this.aim = { room, seq, id };
+  }
+
+  private async showMessage(seq: number, id: number): Promise<void> {
+    const room = this.store.state.room;
+    this.store.update(() => placeAt(room, id));
+    if (findMessage(room, id)) return;
+    await loadAround(this.client, this.store, seq);
+    // Gone meanwhile (deleted, or the room was left): the timeline stops waiting for it.
+    if (!findMessage(room, id)) this.store.update(() => room.place?.at === id && (room.place = null));
+  }
+
+  /**
+   * The first join on this page: open at the search result aimed at, or
+   * at the first unread message (below the "New" divider), loading the
+   * messages around it when it is further back than the join's page.
+   */
+  private async arrive(ack: JoinReply): Promise<void> {
+    const room = this.store.state.room;
+    const aim = this.aim?.room === room.name ? this.aim : null;
+    this.aim = null;
+    if (aim) return this.showMessage(aim.seq, aim.id);
+    const readSeq = ack.readSeq ?? 0;
+    // A first visit to a public room has nothing unread yet.
+    if (!ack.unread || (readSeq === 0 && !isDirect(room.name))) return;
+    this.store.update(() => {
+      room.newAfter = readSeq;
+      placeAt(room, "new");
+    });
+    const oldest = room.messages[0];
+    if (room.hasOlder && oldest && oldest.seq > readSeq) await loadAround(this.client, this.store, readSeq);
+    if (!firstUnread(room)) this.store.update(() => room.place?.at === "new" && (room.place = null));
   }
 
   /** The composer has text (true) or was emptied, sent or left (false). */
@@ -127,15 +182,16 @@ export class Chat {
   }
 
   /**
-   * Loads older pages until the message `id` is in the timeline (replies
-   * quote messages that may be far back). Resolves to whether it is.
+   * Loads pages until the message `id` is in the timeline (replies quote
+   * messages that may be far back): the gap below a message opened far
+   * back first, then older pages. Resolves to whether it is.
    */
   async reveal(id: number): Promise<boolean> {
     const room = this.store.state.room;
     while (!findMessage(room, id)) {
-      if (!room.joined || !room.hasOlder || room !== this.store.state.room) return false;
-      if (room.loadingOlder) await new Promise((done) => window.setTimeout(done, 50));
-      else if (!(await this.loadOlder())) return false;
+      if (!room.joined || (!room.hasOlder && !room.gap) || room !== this.store.state.room) return false;
+      if (room.loadingOlder || room.loadingNewer) await new Promise((done) => window.setTimeout(done, 50));
+      else if (!(await (room.gap ? this.loadNewer() : this.loadOlder()))) return false;
     }
     return true;
   }
@@ -161,6 +217,7 @@ export class Chat {
     const generation = (this.joiningGeneration = this.generation);
     const room = this.store.state.room;
     const since = this.member && room.logSeq ? room.logSeq : undefined;
+    const first = !this.member;
     const ack = await this.client.join(this.target, name, since);
     if (this.joiningGeneration === generation) this.joiningGeneration = -1;
     if (generation !== this.generation) {
@@ -175,6 +232,7 @@ export class Chat {
       return error;
     }
     this.member = true;
+    this.reads.joined(ack);
     this.store.update(() => {
       Object.assign(room, { name: ack.room, joined: true, you: ack.you, count: ack.count, joinError: null });
       room.users = new Map([...ack.users, ack.you].map((u) => [u.id, u]));
@@ -186,7 +244,7 @@ export class Chat {
     this.view.entered(ack.room);
     if (since !== undefined && ack.hasMore) await this.catchUp(generation, name);
     this.outbox.flush();
-    void this.refreshRooms();
+    if (first) void this.arrive(ack);
     return null;
   }
 
@@ -208,18 +266,6 @@ export class Chat {
     }
   }
 
-  /** Presence changes come in bursts; one rooms request per burst is enough. */
-  private refreshRoomsSoon(): void {
-    window.clearTimeout(this.roomsTimer);
-    this.roomsTimer = window.setTimeout(() => void this.refreshRooms(), ROOMS_DEBOUNCE_MS);
-  }
-
-  async refreshRooms(): Promise<void> {
-    if (!this.client.socket.connected) return;
-    const ack = await this.client.rooms();
-    if (ack.ok) this.store.update((s) => (s.rooms = ack.rooms));
-  }
-
   private wire(): void {
     const socket = this.client.socket;
     socket.on("session", ({ userId, token }) => {
@@ -230,7 +276,6 @@ export class Chat {
     socket.on("connect", () => {
       this.store.update((s) => (s.connection = "online"));
       this.ensureJoined();
-      void this.refreshRooms();
     });
     socket.on("disconnect", () => {
       this.joiningGeneration = -1;
@@ -259,10 +304,9 @@ export class Chat {
     if (m.room !== room.name) return;
     const mine = m.user.id === room.you?.id;
     let fresh = false;
-    this.store.update((s) => {
+    this.store.update(() => {
       fresh = mergeMessages(room, [m]).length > 0;
       if (fresh && !room.users.has(m.user.id) && !room.unannounced.has(m.user.id)) room.unannounced.set(m.user.id, m.seq);
-      if (fresh && !mine && document.visibilityState === "hidden") s.unread++;
       this.typists.stopped(room, m.user.id);
     });
     if (!fresh || mine || m.text === undefined) return;
@@ -294,7 +338,6 @@ export class Chat {
         if (addNotice(room, kind, others, now)) this.view.announce(phraseText(noticePhrase(kind, others.map((u) => u.name))));
       }
     });
-    this.refreshRoomsSoon();
   }
 
   private onTyping(t: Typing): void {
