@@ -61,6 +61,9 @@ export class Reads {
       const marker = s.reads.get(ack.room);
       if (marker) marker.counted = Math.max(marker.counted, newest);
     });
+    // An empty room has nothing to see, so nothing would mark it; a marker at 0 makes it
+    // one of the reader's rooms, whose messages count as unread in other tabs and devices.
+    if (fresh && newest === 0) void this.mark(ack.room, 0);
   }
 
   /** A conversation from the list or the live event carries its marker. */
