@@ -3,8 +3,10 @@
  * first unread message when it is further back than the join's page.
  * `history { around }` brings the messages around that seq; if they are
  * far from the newest ones, a gap between the two is remembered, shown in
- * the timeline, and filled page by page (`history { after }`) as the
- * reader scrolls down to it. New messages keep arriving below the gap.
+ * the timeline, and filled page by page as the reader scrolls to it:
+ * from its top edge (`history { after }`) when the reader comes down to
+ * it, from its bottom edge (`history { before }`) when they come up from
+ * the newest messages. New messages keep arriving below the gap.
  */
 import type { MessageV2 } from "./protocol";
 import type { ChatClient } from "./socket";
@@ -13,7 +15,7 @@ import { mergeMessages, type AppState, type RoomState, type Store } from "./stat
 /** Messages asked for around a seq: half before it, half after. */
 const AROUND_LIMIT = 50;
 /** Messages per page while filling a gap. */
-const NEWER_LIMIT = 100;
+const GAP_LIMIT = 100;
 
 /**
  * Merges a page read around a seq. Only one gap is kept: a page far from
@@ -35,15 +37,28 @@ export function mergeAround(room: RoomState, page: MessageV2[], hasOlder: boolea
   mergeMessages(room, page);
 }
 
-/** Merges a page read after the gap's start; the gap closes once the page reaches the loaded messages. */
-export function mergeNewer(room: RoomState, page: MessageV2[], hasMore: boolean): void {
+/** The gap's edge the reader comes to it from. */
+export type GapSide = "top" | "bottom";
+
+/** The seq of the first loaded message below the gap. */
+function belowGap(room: RoomState, after: number): number | undefined {
+  return room.messages.find((m) => m.seq > after)?.seq;
+}
+
+/**
+ * Merges a page read into the gap from one edge; the gap closes once the
+ * page reaches the messages loaded at its other edge (or there are no more).
+ */
+export function mergeGap(room: RoomState, side: GapSide, page: MessageV2[], hasMore: boolean): void {
   const gap = room.gap;
   if (!gap) return;
-  const next = room.messages.find((m) => m.seq > gap.after)?.seq;
+  const next = belowGap(room, gap.after);
   mergeMessages(room, page);
+  const first = page[0]?.seq;
   const last = page[page.length - 1]?.seq;
-  const closed = !hasMore || last === undefined || next === undefined || last >= next;
-  room.gap = closed ? null : { after: last };
+  if (!hasMore || first === undefined || last === undefined || next === undefined) room.gap = null;
+  else if (side === "top") room.gap = last >= next ? null : { after: last };
+  else room.gap = first <= gap.after ? null : gap;
 }
 
 /** Loads the messages around `seq` into the open room; resolves to whether it did. */
@@ -55,17 +70,19 @@ export async function loadAround(client: ChatClient, store: Store<AppState>, seq
   return true;
 }
 
-/** Loads the next page of the gap, if there is one and it is not loading; resolves to whether it did. */
-export async function loadNewer(client: ChatClient, store: Store<AppState>): Promise<boolean> {
+/** Loads a page into the gap from `side`, if there is one and it is not loading; resolves to whether it did. */
+export async function loadGap(client: ChatClient, store: Store<AppState>, side: GapSide): Promise<boolean> {
   const room = store.state.room;
   const gap = room.gap;
-  if (!gap || !room.joined || room.loadingNewer) return false;
+  const next = gap ? belowGap(room, gap.after) : undefined;
+  if (!gap || next === undefined || !room.joined || room.loadingNewer) return false;
   store.update(() => (room.loadingNewer = true));
-  const ack = await client.history(room.name, { after: gap.after, limit: NEWER_LIMIT });
+  const page = side === "top" ? { after: gap.after } : { before: next };
+  const ack = await client.history(room.name, { ...page, limit: GAP_LIMIT });
   store.update(() => {
     room.loadingNewer = false;
     // A newer jump may have replaced the gap meanwhile.
-    if (ack.ok && room.gap?.after === gap.after) mergeNewer(room, ack.messages, ack.hasMore);
+    if (ack.ok && room.gap?.after === gap.after) mergeGap(room, side, ack.messages, ack.hasMore);
   });
   return ack.ok;
 }

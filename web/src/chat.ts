@@ -6,7 +6,7 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
-import { loadAround, loadNewer } from "./around";
+import { loadAround, loadGap, type GapSide } from "./around";
 import { isDirect, type Ack, type AckError, type Change, type JoinReply, type MessageV2, type Presence, type Typing } from "./protocol";
 import { Outbox } from "./outbox";
 import type { Reads } from "./reads";
@@ -101,9 +101,9 @@ export class Chat {
     return ack.ok;
   }
 
-  /** Fills the next page of the gap below a message opened far back; resolves to whether it did. */
-  loadNewer(): Promise<boolean> {
-    return loadNewer(this.client, this.store);
+  /** Loads a page into the gap below a message opened far back, from the edge the reader is at. */
+  fillGap(side: GapSide): Promise<boolean> {
+    return loadGap(this.client, this.store, side);
   }
 
   /**
@@ -191,7 +191,7 @@ export class Chat {
     while (!findMessage(room, id)) {
       if (!room.joined || (!room.hasOlder && !room.gap) || room !== this.store.state.room) return false;
       if (room.loadingOlder || room.loadingNewer) await new Promise((done) => window.setTimeout(done, 50));
-      else if (!(await (room.gap ? this.loadNewer() : this.loadOlder()))) return false;
+      else if (!(await (room.gap ? this.fillGap("top") : this.loadOlder()))) return false;
     }
     return true;
   }

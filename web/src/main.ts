@@ -76,7 +76,7 @@ function main(): void {
   const actions: MessageActionsUI = new MessageActionsUI({ chat, store, announcer, composer: () => composer, timeline: () => timeline });
   const timeline: Timeline = new Timeline({
     loadOlder: () => void chat.loadOlder(),
-    loadNewer: () => void chat.loadNewer(),
+    fillGap: (side) => void chat.fillGap(side),
     seen: (seq) => store.state.room.joined && reads.seen(store.state.room.name, seq),
     retry: (id) => chat.outbox.retry(id),
     discard: (id) => chat.outbox.discard(id),

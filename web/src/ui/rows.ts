@@ -7,14 +7,15 @@
  * timeline re-renders only rows whose signature changed.
  */
 import type { MessageV2, User } from "../protocol";
+import type { GapSide } from "../around";
 import { firstUnread, type Notice, type Pending, type RoomState } from "../state";
 import { dayKey, dayLabel, mentions, noticePhrase } from "../text";
 import { el } from "./dom";
 import { dayRow, messageRow, noticeRow, pendingRow, type MessageActions, type PendingActions, type Quote } from "./message";
 
 export type RowActions = PendingActions & MessageActions & {
-  /** Fills the gap below a message opened far back. */
-  loadNewer: () => void;
+  /** Loads messages into the gap below a message opened far back, from its top or bottom edge. */
+  fillGap: (side: GapSide) => void;
 };
 
 export interface Row {
@@ -96,10 +97,10 @@ function newRow(): HTMLLIElement {
 }
 
 /** Where messages between a message opened far back and the newest ones are not loaded yet. */
-function gapRow(loading: boolean, load: () => void): HTMLLIElement {
-  const button = el("button", { class: "button quiet", text: loading ? "Loading newer messages…" : "Load newer messages", attrs: { type: "button" } });
+function gapRow(loading: boolean, fill: (side: GapSide) => void): HTMLLIElement {
+  const button = el("button", { class: "button quiet", text: loading ? "Loading more messages…" : "Load the messages in between", attrs: { type: "button" } });
   button.disabled = loading;
-  button.addEventListener("click", load);
+  button.addEventListener("click", () => fill("top"));
   return el("li", { class: "gap" }, button);
 }
 
@@ -114,7 +115,7 @@ export function buildRows(room: RoomState, actions: RowActions): Row[] {
     while (n < room.notices.length && room.notices[n]!.afterSeq < m.seq) pushNotice(rows, cursor, room.notices[n++]!);
     if (gap && !cursor.pastGap && m.seq > gap.after) {
       const loading = room.loadingNewer;
-      rows.push({ key: "gap", sig: String(loading), build: () => gapRow(loading, actions.loadNewer) });
+      rows.push({ key: "gap", sig: String(loading), build: () => gapRow(loading, actions.fillGap) });
       Object.assign(cursor, { last: null, day: null, pastGap: true });
     }
     if (m.id === divider) {

@@ -130,8 +130,17 @@ export class SearchDialog {
     return el("li", {}, button);
   }
 
-  /** Down from the field enters the results; Up and Down move between them; Home and End jump. */
+  /**
+   * Escape closes, even from the field (where it would only clear it);
+   * Down from the field enters the results; Up and Down move between
+   * them; Home and End jump.
+   */
   private onKey(e: KeyboardEvent): void {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this.dialog.close();
+      return;
+    }
     const buttons = [...this.list.querySelectorAll<HTMLButtonElement>(".search-hit")];
     if (!buttons.length || !["ArrowDown", "ArrowUp", "Home", "End"].includes(e.key)) return;
     const at = buttons.indexOf(document.activeElement as HTMLButtonElement);

@@ -125,7 +125,8 @@ export class Timeline {
     const gap = this.cache.get("gap")?.node;
     const s = this.scroller;
     if (gap && gap.offsetTop < s.scrollTop + s.clientHeight + GAP_TRIGGER && gap.offsetTop + gap.offsetHeight > s.scrollTop - GAP_TRIGGER) {
-      this.actions.loadNewer();
+      // Filled from the edge the reader is at, so what loads appears where they are looking.
+      this.actions.fillGap(gap.offsetTop < s.scrollTop + s.clientHeight / 2 ? "bottom" : "top");
     }
   }
 
