@@ -7,7 +7,7 @@
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
 import { loadAround, loadGap, type GapSide } from "./around";
-import { isDirect, type Ack, type AckError, type Change, type JoinReply, type MessageV2, type Presence, type Typing } from "./protocol";
+import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
 import { Outbox } from "./outbox";
 import type { Reads } from "./reads";
 import type { ChatClient } from "./socket";
@@ -127,18 +127,16 @@ export class Chat {
   }
 
   /**
-   * The first join on this page: open at the search result aimed at, or
-   * at the first unread message (below the "New" divider), loading the
-   * messages around it when it is further back than the join's page.
+   * The first join on this page opens at the first unread message (below
+   * the "New" divider), loading the messages around it when it is further
+   * back than the join's page.
    */
-  private async arrive(ack: JoinReply): Promise<void> {
+  private async arrive(): Promise<void> {
     const room = this.store.state.room;
-    const aim = this.aim?.room === room.name ? this.aim : null;
-    this.aim = null;
-    if (aim) return this.showMessage(aim.seq, aim.id);
-    const readSeq = ack.readSeq ?? 0;
-    // A first visit to a public room has nothing unread yet.
-    if (!ack.unread || (readSeq === 0 && !isDirect(room.name))) return;
+    // The join's marker, as reads.ts took it: a first visit to a public room has nothing unread.
+    const marker = this.store.state.reads.get(room.name);
+    if (!marker?.unread) return;
+    const readSeq = marker.readSeq;
     this.store.update(() => {
       room.newAfter = readSeq;
       placeAt(room, "new");
@@ -244,7 +242,11 @@ export class Chat {
     this.view.entered(ack.room);
     if (since !== undefined && ack.hasMore) await this.catchUp(generation, name);
     this.outbox.flush();
-    if (first) void this.arrive(ack);
+    const aim = this.aim?.room === ack.room ? this.aim : null;
+    if (aim) {
+      this.aim = null;
+      void this.showMessage(aim.seq, aim.id);
+    } else if (first) void this.arrive();
     return null;
   }
 

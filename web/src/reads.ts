@@ -49,12 +49,13 @@ export class Reads {
 
   /**
    * A join's answer: the marker, counted up to the newest message it
-   * brought. A first visit to a public room has no marker, and nothing
-   * in it is unread yet.
+   * brought. A first visit to a public room has no marker (the answer
+   * says 0, as for a marker at 0, but `reads` did not list it), and
+   * nothing in it is unread yet.
    */
   joined(ack: JoinReply): void {
     const readSeq = ack.readSeq ?? 0;
-    const fresh = readSeq === 0 && !isDirect(ack.room);
+    const fresh = readSeq === 0 && !isDirect(ack.room) && !this.store.state.reads.has(ack.room);
     const newest = ack.history.length ? ack.history[ack.history.length - 1]!.seq : 0;
     this.store.update((s) => {
       applyMarker(s, { room: ack.room, readSeq, unread: fresh ? 0 : (ack.unread ?? 0) });

@@ -9,6 +9,9 @@ import type { RoomCount } from "./protocol";
 import type { ChatClient } from "./socket";
 import type { AppState, Store } from "./state";
 
+/** A refused or unanswered subscription is asked for again after this long. */
+const RETRY_MS = 2000;
+
 /** Most people first, then by name: the server's order for the baseline, kept as counts change. */
 function order(a: RoomCount, b: RoomCount): number {
   return b.count - a.count || a.room.localeCompare(b.room);
@@ -49,7 +52,10 @@ export class RoomCounts {
     const ack = await this.client.rooms(true);
     const early = this.early;
     this.early = null;
-    if (!ack.ok) return;
+    if (!ack.ok) {
+      if (this.client.socket.connected) window.setTimeout(() => void this.subscribe(), RETRY_MS);
+      return;
+    }
     this.store.update((s) => (s.rooms = early.reduce(applyCounts, [...ack.rooms].sort(order))));
   }
 }

@@ -78,13 +78,13 @@ export class SearchDialog {
     this.list.setAttribute("aria-busy", "true");
     void this.deps.searcher.run(q, before).then((outcome) => {
       if (!outcome) return;
-      this.list.removeAttribute("aria-busy");
       if (older && outcome.ok) outcome.hits = [...this.shown.hits, ...outcome.hits];
       this.show(outcome);
     });
   }
 
   private show(outcome: SearchOutcome): void {
+    this.list.removeAttribute("aria-busy");
     const hits = outcome.ok ? outcome.hits : [];
     this.shown = { q: outcome.q, hits };
     this.list.replaceChildren(...hits.map((hit) => this.item(hit)));
