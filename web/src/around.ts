@@ -10,7 +10,7 @@
  */
 import type { MessageV2 } from "./protocol";
 import type { ChatClient } from "./socket";
-import { mergeMessages, type AppState, type RoomState, type Store } from "./state";
+import { findMessage, firstUnread, mergeMessages, placeAt, type AppState, type RoomState, type Store } from "./state";
 
 /** Messages asked for around a seq: half before it, half after. */
 const AROUND_LIMIT = 50;
@@ -59,6 +59,36 @@ export function mergeGap(room: RoomState, side: GapSide, page: MessageV2[], hasM
   if (!hasMore || first === undefined || last === undefined || next === undefined) room.gap = null;
   else if (side === "top") room.gap = last >= next ? null : { after: last };
   else room.gap = first <= gap.after ? null : gap;
+}
+
+/** Shows the open room's message `id` (at `seq`) highlighted, loading the messages around it if need be. */
+export async function openAtMessage(client: ChatClient, store: Store<AppState>, seq: number, id: number): Promise<void> {
+  const room = store.state.room;
+  store.update(() => placeAt(room, id));
+  if (findMessage(room, id)) return;
+  await loadAround(client, store, seq);
+  // Gone meanwhile (deleted, or the room was left): the timeline stops waiting for it.
+  if (!findMessage(room, id)) store.update(() => room.place?.at === id && (room.place = null));
+}
+
+/**
+ * Opens the room just entered at its first unread message, below the
+ * "New" divider, loading the messages around it when it is further back
+ * than the join's page. The marker is the join's, as reads.ts took it: a
+ * first visit to a public room has nothing unread.
+ */
+export async function openAtFirstUnread(client: ChatClient, store: Store<AppState>): Promise<void> {
+  const room = store.state.room;
+  const marker = store.state.reads.get(room.name);
+  if (!marker?.unread) return;
+  const readSeq = marker.readSeq;
+  store.update(() => {
+    room.newAfter = readSeq;
+    placeAt(room, "new");
+  });
+  const oldest = room.messages[0];
+  if (room.hasOlder && oldest && oldest.seq > readSeq) await loadAround(client, store, readSeq);
+  if (!firstUnread(room)) store.update(() => room.place?.at === "new" && (room.place = null));
 }
 
 /** Loads the messages around `seq` into the open room; resolves to whether it did. */

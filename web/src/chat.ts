@@ -6,13 +6,13 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
-import { loadAround, loadGap, type GapSide } from "./around";
+import { loadGap, openAtFirstUnread, openAtMessage, type GapSide } from "./around";
 import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
 import { Outbox } from "./outbox";
 import type { Reads } from "./reads";
 import type { ChatClient } from "./socket";
 import {
-  addNotice, applyChange, applyPresence, emptyRoom, findMessage, firstUnread, mergeMessages, placeAt, type AppState, type Store,
+  addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store,
 } from "./state";
 import { changePhrase, mentions, noticePhrase, phraseText, randomId } from "./text";
 import { TypingTracker } from "./typing";
@@ -113,37 +113,8 @@ export class Chat {
    */
   openAt(room: string, seq: number, id: number): void {
     const here = this.store.state.room;
-    if (room === this.target && here.joined) void this.showMessage(seq, id);
+    if (room === this.target && here.joined) void openAtMessage(this.client, this.store, seq, id);
     else this.aim = { room, seq, id };
-  }
-
-  private async showMessage(seq: number, id: number): Promise<void> {
-    const room = this.store.state.room;
-    this.store.update(() => placeAt(room, id));
-    if (findMessage(room, id)) return;
-    await loadAround(this.client, this.store, seq);
-    // Gone meanwhile (deleted, or the room was left): the timeline stops waiting for it.
-    if (!findMessage(room, id)) this.store.update(() => room.place?.at === id && (room.place = null));
-  }
-
-  /**
-   * The first join on this page opens at the first unread message (below
-   * the "New" divider), loading the messages around it when it is further
-   * back than the join's page.
-   */
-  private async arrive(): Promise<void> {
-    const room = this.store.state.room;
-    // The join's marker, as reads.ts took it: a first visit to a public room has nothing unread.
-    const marker = this.store.state.reads.get(room.name);
-    if (!marker?.unread) return;
-    const readSeq = marker.readSeq;
-    this.store.update(() => {
-      room.newAfter = readSeq;
-      placeAt(room, "new");
-    });
-    const oldest = room.messages[0];
-    if (room.hasOlder && oldest && oldest.seq > readSeq) await loadAround(this.client, this.store, readSeq);
-    if (!firstUnread(room)) this.store.update(() => room.place?.at === "new" && (room.place = null));
   }
 
   /** The composer has text (true) or was emptied, sent or left (false). */
@@ -245,8 +216,8 @@ export class Chat {
     const aim = this.aim?.room === ack.room ? this.aim : null;
     if (aim) {
       this.aim = null;
-      void this.showMessage(aim.seq, aim.id);
-    } else if (first) void this.arrive();
+      void openAtMessage(this.client, this.store, aim.seq, aim.id);
+    } else if (first) void openAtFirstUnread(this.client, this.store);
     return null;
   }
 
