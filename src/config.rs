@@ -117,6 +117,11 @@ pub struct Config {
     )]
     pub typing_interval_ms: u64,
 
+    /// Searches per connection per second (bursts of twice that); 0 = no
+    /// limit.
+    #[arg(long, env = "BAATCHIT_SEARCH_RATE_LIMIT", default_value_t = 2, value_name = "N")]
+    pub search_rate_limit: u32,
+
     /// Cluster mode: redis://HOST:PORT shared by every process of one chat
     /// (presence and the bus between processes; use with a postgres://
     /// --database). Without it the server runs alone.
@@ -182,6 +187,7 @@ impl std::fmt::Debug for Config {
             .field("join_rate_limit", &self.join_rate_limit)
             .field("max_rooms_per_connection", &self.max_rooms_per_connection)
             .field("typing_interval_ms", &self.typing_interval_ms)
+            .field("search_rate_limit", &self.search_rate_limit)
             .field("redis", &self.redis.as_ref().map(|_| "redis://…"))
             .field("redis_prefix", &self.redis_prefix)
             .field("node_name", &self.node_name)
@@ -203,6 +209,7 @@ mod tests {
         assert_eq!((config.rate_limit, config.user_rate_limit), (20, 30));
         assert_eq!((config.join_rate_limit, config.max_rooms_per_connection), (30, 50));
         assert_eq!(config.typing_interval_ms, 1000);
+        assert_eq!(config.search_rate_limit, 2);
         assert!(config.allowed_origins.is_empty());
         assert_eq!(config.max_connections_per_ip, 256);
         assert!(!config.trust_proxy);

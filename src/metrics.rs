@@ -9,7 +9,7 @@ use std::time::Duration;
 const LAG_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
 
 /// Every error code of the contract, in the order `/metrics` lists them.
-pub const ERROR_CODES: [&str; 13] = [
+pub const ERROR_CODES: [&str; 14] = [
     "invalid_room",
     "invalid_name",
     "name_taken",
@@ -23,6 +23,7 @@ pub const ERROR_CODES: [&str; 13] = [
     "not_found",
     "invalid_reaction",
     "unsupported",
+    "invalid_query",
 ];
 
 /// Connections closed because they could not keep up (process-wide: the

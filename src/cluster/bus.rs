@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::realtime::peers::{FromPeers, Peers};
 use crate::realtime::presence::{Change, ChangeSink};
+use crate::store::ReadMarker;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -30,8 +31,8 @@ const MAX_BATCH: usize = 256;
 
 enum Outgoing {
     Entries(Vec<Entry>),
-    /// An envelope not worth retrying: typing, or a new conversation (its
-    /// users find it in `conversations` anyway).
+    /// An envelope not worth retrying: typing, a new conversation (its
+    /// users find it in `conversations` anyway), a read marker (in `reads`).
     Plain(String),
 }
 
@@ -63,6 +64,14 @@ impl Peers for Publisher {
     fn conversation(&self, pair: &Pair) {
         let envelope = json!({
             "k": "v", "n": self.node, "r": pair.room, "u": pair.users, "q": pair.last_seq
+        });
+        let _ = self.outgoing.send(Outgoing::Plain(envelope.to_string()));
+    }
+
+    fn read(&self, user: UserId, marker: &ReadMarker) {
+        let envelope = json!({
+            "k": "r", "n": self.node, "u": user, "r": marker.room, "q": marker.read_seq,
+            "c": marker.unread
         });
         let _ = self.outgoing.send(Outgoing::Plain(envelope.to_string()));
     }
@@ -180,6 +189,7 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
         | Envelope::Typing { n, .. }
         | Envelope::Hint { n, .. }
         | Envelope::Conversation { n, .. }
+        | Envelope::Read { n, .. }
             if n == node => {}
         Envelope::Message { m, .. } => match m.parse() {
             Some(message) => from_peers.entry(Entry::Message(message)),
@@ -207,6 +217,12 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
                 _ => tracing::warn!("unreadable conversation on the bus"),
             }
         }
+        Envelope::Read { u, r, q, c, .. } => match (UserId::from_hex(&u), RoomName::parse(&r)) {
+            (Some(user), Ok(room)) => {
+                from_peers.read(user, ReadMarker { room, read_seq: q, unread: c });
+            }
+            _ => tracing::warn!("unreadable read marker on the bus"),
+        },
     }
 }
 
@@ -227,6 +243,9 @@ enum Envelope {
     /// A new direct conversation: its room, its two users, its last seq.
     #[serde(rename = "v")]
     Conversation { n: String, r: String, u: [WireUser; 2], q: Seq },
+    /// A user's read marker moved: the user, room, seq and unread count.
+    #[serde(rename = "r")]
+    Read { n: String, u: String, r: String, q: Seq, c: i64 },
 }
 
 #[derive(Deserialize)]

@@ -68,7 +68,13 @@ impl Pair {
             [me, other] | [other, me] if me.id == user => other.clone(),
             _ => return None,
         };
-        Some(Conversation { room: self.room.clone(), with, last_seq: self.last_seq })
+        Some(Conversation {
+            room: self.room.clone(),
+            with,
+            last_seq: self.last_seq,
+            read_seq: 0,
+            unread: 0,
+        })
     }
 
     pub fn has(&self, user: UserId) -> bool {
@@ -77,13 +83,17 @@ impl Pair {
 }
 
 /// A direct conversation as one of its users sees it:
-/// `{ room, with, lastSeq }`, `with` being the other user.
+/// `{ room, with, lastSeq, readSeq, unread }`, `with` being the other user
+/// and the last two that user's read marker (see the store's reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conversation {
     pub room: RoomName,
     pub with: User,
     #[serde(rename = "lastSeq")]
     pub last_seq: Seq,
+    #[serde(rename = "readSeq")]
+    pub read_seq: Seq,
+    pub unread: i64,
 }
 
 #[cfg(test)]

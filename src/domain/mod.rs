@@ -9,6 +9,7 @@ mod lookalike;
 mod message;
 mod message_text;
 mod room_name;
+mod search;
 mod user;
 
 pub use change::{Action, Change, ChangeDraft, ChangeKind, Emoji, Entry, MAX_REACTIONS};
@@ -18,6 +19,7 @@ pub use display_name::DisplayName;
 pub use message::{Message, MessageDraft, MessageV1, Reaction, Seq};
 pub use message_text::MessageText;
 pub use room_name::RoomName;
+pub use search::{MAX_QUERY_CHARS, SearchQuery};
 pub use user::{User, UserId};
 
 /// Why a raw value was refused; each maps to one contract error code.
@@ -39,6 +41,10 @@ pub enum DomainError {
     InvalidClientId,
     #[error("a reaction is one emoji")]
     InvalidEmoji,
+    #[error("a search needs a word to look for")]
+    EmptyQuery,
+    #[error("a search is at most 256 characters")]
+    QueryTooLong,
 }
 
 /// Trims `raw` and checks its length in Unicode scalar values and that it

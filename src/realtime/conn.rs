@@ -16,6 +16,8 @@ pub struct Conn {
     messages: Option<Mutex<TokenBucket>>,
     /// Joins this connection may make (`None`: no limit).
     joins: Option<Mutex<TokenBucket>>,
+    /// Searches this connection may make (`None`: no limit).
+    searches: Option<Mutex<TokenBucket>>,
     /// The user's allowance, shared with its other connections.
     allowance: Option<UserAllowance>,
     max_rooms: Option<usize>,
@@ -73,6 +75,7 @@ impl Conn {
             rooms: Mutex::default(),
             messages: limits.messages.map(bucket),
             joins: limits.joins.map(bucket),
+            searches: limits.searches.map(bucket),
             allowance: limits.allowance(user),
             max_rooms: limits.max_rooms,
             typing_starts: limits.typing_starts,
@@ -166,6 +169,14 @@ impl Conn {
             return true;
         };
         entry.typing_starts.get_or_insert_with(|| TokenBucket::new(rate, now)).spend(now).is_ok()
+    }
+
+    /// Spends one search, or says how long to wait.
+    pub fn spend_search(&self) -> Result<(), u64> {
+        match &self.searches {
+            Some(searches) => lock(searches).spend(Instant::now()),
+            None => Ok(()),
+        }
     }
 
     /// Spends one message from this connection's and its user's limits,

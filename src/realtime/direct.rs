@@ -96,7 +96,7 @@ async fn dm<A: Adapter>(
         }
     };
     let conversation = pair.seen_by(conn.user).ok_or(Refusal::Unavailable)?;
-    Ok(Opened { conversation })
+    Ok(Opened { conversation: with_marker(hub, conversation, conn.user).await? })
 }
 
 /// `me` and `other` as they are named in a public room both are in (one
@@ -143,8 +143,23 @@ async fn conversations<A: Adapter>(
     }
     payload::parse::<RoomsRequest>(raw, "{}")?;
     let pairs = hub.store.conversations(conn.user, MAX_CONVERSATIONS).await?;
-    let conversations = pairs.iter().filter_map(|pair| pair.seen_by(conn.user)).collect();
+    let mut conversations = Vec::with_capacity(pairs.len());
+    for conversation in pairs.iter().filter_map(|pair| pair.seen_by(conn.user)) {
+        conversations.push(with_marker(hub, conversation, conn.user).await?);
+    }
     Ok(Listed { conversations })
+}
+
+/// The conversation with `user`'s read marker in it.
+async fn with_marker<A: Adapter>(
+    hub: &Hub<A>,
+    mut conversation: Conversation,
+    user: UserId,
+) -> Result<Conversation, Refusal> {
+    let marker = hub.store.read_marker(user, &conversation.room).await?;
+    conversation.read_seq = marker.read_seq;
+    conversation.unread = marker.unread;
+    Ok(conversation)
 }
 
 /// Sends each of the pair's users, on this process's version 2

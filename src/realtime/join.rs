@@ -30,6 +30,11 @@ struct Joined {
     changes: Option<Vec<Change>>,
     #[serde(rename = "hasMore")]
     has_more: bool,
+    /// Version 2: the user's read marker in the room.
+    #[serde(rename = "readSeq", skip_serializing_if = "Option::is_none")]
+    read_seq: Option<Seq>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread: Option<i64>,
 }
 
 /// What a join answers with besides people.
@@ -74,7 +79,25 @@ async fn join<A: Adapter>(
             let count = view.count();
             let history = Shown::new(history, conn.v2());
             let changes = (conn.v2() && since.is_some()).then_some(changes);
-            Ok(Joined { room, you, users: view.users, count, history, changes, has_more })
+            let marker = if conn.v2() {
+                // A failure here costs the join nothing but its unread count.
+                hub.store.read_marker(conn.user, &room).await.ok()
+            } else {
+                None
+            };
+            let (read_seq, unread) =
+                (marker.as_ref().map(|m| m.read_seq), marker.map(|m| m.unread));
+            Ok(Joined {
+                room,
+                you,
+                users: view.users,
+                count,
+                history,
+                changes,
+                has_more,
+                read_seq,
+                unread,
+            })
         }
         Err(refusal) => {
             if entered {

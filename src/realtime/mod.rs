@@ -15,7 +15,9 @@ mod message;
 pub mod payload;
 pub mod peers;
 pub mod presence;
+mod reads;
 mod refusal;
+mod search;
 mod session;
 mod stream;
 mod tail;
@@ -26,10 +28,10 @@ pub use conn::Conn;
 pub use refusal::Refusal;
 
 use crate::config::Config;
-use crate::domain::{Entry, Pair, RoomName, Seq, User};
+use crate::domain::{Entry, Pair, RoomName, Seq, User, UserId};
 use crate::identity::Keyring;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{ReadMarker, Store};
 use limits::Limits;
 use peers::{FromPeers, Peers};
 use presence::relay::{self, Replay, ReplaySender};
@@ -60,13 +62,32 @@ pub mod events {
     pub const DM: &str = "dm";
     pub const CONVERSATIONS: &str = "conversations";
     pub const CONVERSATION: &str = "conversation";
+    pub const READ: &str = "read";
+    pub const READS: &str = "reads";
+    pub const SEARCH: &str = "search";
+    pub const COUNTS: &str = "counts";
 
     /// What clients send.
-    pub const FROM_CLIENT: [&str; 11] =
-        [JOIN, LEAVE, MESSAGE, TYPING, HISTORY, ROOMS, EDIT, DELETE, REACT, DM, CONVERSATIONS];
-    /// What the server sends (`change` and `conversation` only to version 2
-    /// clients).
-    pub const FROM_SERVER: [&str; 6] = [SESSION, MESSAGE, PRESENCE, TYPING, CHANGE, CONVERSATION];
+    pub const FROM_CLIENT: [&str; 14] = [
+        JOIN,
+        LEAVE,
+        MESSAGE,
+        TYPING,
+        HISTORY,
+        ROOMS,
+        EDIT,
+        DELETE,
+        REACT,
+        DM,
+        CONVERSATIONS,
+        READ,
+        READS,
+        SEARCH,
+    ];
+    /// What the server sends (`change`, `conversation`, `read` and
+    /// `counts` only to version 2 clients).
+    pub const FROM_SERVER: [&str; 8] =
+        [SESSION, MESSAGE, PRESENCE, TYPING, CHANGE, CONVERSATION, READ, COUNTS];
 }
 
 /// Everything a handler needs: cheap to clone, one `Arc`.
@@ -188,6 +209,10 @@ impl<A: Adapter> FromPeers for Inbound<A> {
 
     fn conversation(&self, pair: Pair) {
         direct::deliver(&self.io, &pair);
+    }
+
+    fn read(&self, user: UserId, marker: ReadMarker) {
+        reads::deliver(&self.io, user, &marker, None);
     }
 
     fn reconnected(&self) {

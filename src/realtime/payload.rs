@@ -52,7 +52,26 @@ pub struct HistoryRequest {
     pub room: String,
     pub before: Option<u64>,
     pub after: Option<u64>,
+    /// The messages around this seq, before and after it.
+    pub around: Option<u64>,
     pub limit: Option<u64>,
+}
+
+/// `read`: the seq read up to in a room.
+#[derive(Debug, Deserialize)]
+pub struct ReadRequest {
+    pub room: String,
+    pub seq: u64,
+}
+
+/// `search`: the query, optionally one room, a page size and an id to
+/// search below.
+#[derive(Debug, Deserialize)]
+pub struct SearchRequest {
+    pub q: String,
+    pub room: Option<String>,
+    pub limit: Option<u64>,
+    pub before: Option<u64>,
 }
 
 /// `dm`: the other user of a direct conversation.
@@ -62,10 +81,12 @@ pub struct DmRequest {
     pub user_id: String,
 }
 
-/// `rooms` and `conversations` take an empty object; extra fields are
-/// ignored.
+/// `rooms`, `reads` and `conversations` take an object; extra fields are
+/// ignored. `rooms` may subscribe to `counts` (version 2).
 #[derive(Debug, Deserialize)]
-pub struct RoomsRequest {}
+pub struct RoomsRequest {
+    pub subscribe: Option<bool>,
+}
 
 /// Reads a payload of type `T`, naming the expected shape on failure.
 pub fn parse<T: DeserializeOwned>(

@@ -2,7 +2,8 @@
 //! this process tells them ([`Peers`]) and what they tell it
 //! ([`FromPeers`]). One process alone has none ([`Alone`]).
 
-use crate::domain::{Entry, Pair, RoomName, Seq, User};
+use crate::domain::{Entry, Pair, RoomName, Seq, User, UserId};
+use crate::store::ReadMarker;
 
 /// Tells the other processes what happened here.
 pub trait Peers: Send + Sync + 'static {
@@ -13,6 +14,9 @@ pub trait Peers: Send + Sync + 'static {
     /// A direct conversation was opened here: its users' connections on
     /// the other processes should hear of it.
     fn conversation(&self, pair: &Pair);
+    /// A user's read marker moved here: its connections on the other
+    /// processes should hear of it.
+    fn read(&self, user: UserId, marker: &ReadMarker);
 }
 
 /// What the other processes tell this one.
@@ -22,6 +26,8 @@ pub trait FromPeers: Send + Sync + 'static {
     fn typing(&self, room: RoomName, user: User, typing: bool);
     /// A direct conversation another process opened.
     fn conversation(&self, pair: Pair);
+    /// A user's read marker moved on another process.
+    fn read(&self, user: UserId, marker: ReadMarker);
     /// The room has entries up to `seq`: a publish of them failed.
     fn hint(&self, room: RoomName, seq: Seq);
     /// The link to the others was down: anything may have been missed.
@@ -37,4 +43,5 @@ impl Peers for Alone {
     fn entries(&self, _entries: Vec<Entry>) {}
     fn typing(&self, _room: &RoomName, _user: &User, _typing: bool) {}
     fn conversation(&self, _pair: &Pair) {}
+    fn read(&self, _user: UserId, _marker: &ReadMarker) {}
 }

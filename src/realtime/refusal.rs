@@ -62,6 +62,7 @@ impl Refusal {
             Self::Invalid(DomainError::MessageTooLong) => "too_large",
             Self::Invalid(DomainError::InvalidClientId) => "bad_request",
             Self::Invalid(DomainError::InvalidEmoji) => "invalid_reaction",
+            Self::Invalid(DomainError::EmptyQuery | DomainError::QueryTooLong) => "invalid_query",
             Self::Rejected(Rejected::NotFound) => "not_found",
             Self::Rejected(Rejected::Forbidden) | Self::Outsider | Self::WithYourself => {
                 "forbidden"

@@ -2,7 +2,7 @@
 //! and what leaving looks like to the rooms it was in.
 
 use super::presence::Departure;
-use super::{Conn, Hub, change, direct, events, history, join, message, typing};
+use super::{Conn, Hub, change, direct, events, history, join, message, reads, search, typing};
 use crate::domain::UserId;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -39,6 +39,9 @@ pub async fn identify<A: Adapter>(
     s.on(events::REACT, change::on_react::<A>);
     s.on(events::DM, direct::on_dm::<A>);
     s.on(events::CONVERSATIONS, direct::on_conversations::<A>);
+    s.on(events::READ, reads::on_read::<A>);
+    s.on(events::READS, reads::on_reads::<A>);
+    s.on(events::SEARCH, search::on_search::<A>);
     s.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -58,7 +61,7 @@ pub async fn on_connect<A: Adapter>(s: SocketRef<A>, State(hub): State<Hub<A>>) 
         return;
     };
     if conn.v2() {
-        // Where `conversation` events reach this user's connections.
+        // Where `conversation` and `read` events reach this user's connections.
         s.join(direct::user_group(conn.user));
     }
     let session = json!({ "userId": conn.user, "token": hub.keyring.issue(conn.user) });

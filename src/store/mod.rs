@@ -9,16 +9,23 @@
 //! - [`rows`]: the rows, the read queries, pages and the log, also shared.
 //! - [`conversations`]: direct conversations (who may enter which direct
 //!   room), also shared.
+//! - [`reads`]: read markers, also shared.
+//! - [`search`]: full-text search's scope and results, also shared; each
+//!   backend supplies its index's match and rank.
 //! - [`sqlite`] and [`postgres`]: connection settings and SQL only.
 
 mod batch;
 mod changes;
 mod conversations;
 mod postgres;
+mod reads;
 mod rows;
+mod search;
 mod sqlite;
 
 pub use postgres::PgStore;
+pub use reads::MAX_UNREAD;
+pub use search::Search;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
@@ -101,6 +108,26 @@ pub struct Opened {
     pub created: bool,
 }
 
+/// A user's read position in a room.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReadMarker {
+    pub room: RoomName,
+    /// The greatest seq the user has marked read; 0 for none.
+    #[serde(rename = "readSeq")]
+    pub read_seq: Seq,
+    /// Messages after it, not deleted and not the user's own, counted up
+    /// to [`MAX_UNREAD`].
+    pub unread: i64,
+}
+
+/// What [`Store::mark_read`] left stored.
+#[derive(Debug, Clone)]
+pub struct Marked {
+    pub marker: ReadMarker,
+    /// True when the marker moved forward.
+    pub moved: bool,
+}
+
 /// Which slice of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slice {
@@ -166,6 +193,26 @@ pub trait Store: Send + Sync + 'static {
     /// Records the name `user` now uses in its direct room `room`, the one
     /// the other user sees in its list.
     async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError>;
+
+    /// Moves `user`'s read marker in `room` forward to `seq` (bounded by
+    /// the room's newest seq); never back.
+    async fn mark_read(
+        &self,
+        user: UserId,
+        room: &RoomName,
+        seq: Seq,
+    ) -> Result<Marked, StoreError>;
+
+    /// `user`'s read marker in `room` (0 when it has none).
+    async fn read_marker(&self, user: UserId, room: &RoomName) -> Result<ReadMarker, StoreError>;
+
+    /// `user`'s read markers, the most recently moved first.
+    async fn read_markers(&self, user: UserId, limit: u32) -> Result<Vec<ReadMarker>, StoreError>;
+
+    /// Up to `search.limit + 1` messages matching the query that the user
+    /// may read, best first; never a deleted one, edited ones by their
+    /// current text.
+    async fn search(&self, search: &Search) -> Result<Vec<Message>, StoreError>;
 
     /// The secret session tokens are signed with, created on first use.
     async fn secret(&self) -> Result<[u8; 32], StoreError>;

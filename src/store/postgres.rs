@@ -8,8 +8,13 @@
 use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
 use super::changes::{self, ChangeTx};
 use super::conversations;
+use super::reads;
 use super::rows::{self, ChangeRow, MessageRow};
-use super::{Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError};
+use super::search::{self, Search};
+use super::{
+    Appended, Applied, LogPage, Marked, Opened, Page, ReadMarker, Rejected, Slice, Store,
+    StoreError,
+};
 use crate::domain::{
     ChangeDraft, ClientId, Message, MessageDraft, Pair, RoomName, Seq, User, UserId,
 };
@@ -78,6 +83,13 @@ async fn create_database(url: &str) -> Result<(), StoreError> {
 const UNKNOWN_DATABASE: &str = "3D000";
 const DUPLICATE_DATABASE: &str = "42P04";
 
+/// The generated `search` column and its GIN index (see migration 0004).
+const TSVECTOR: search::Dialect = search::Dialect {
+    from: "messages m",
+    matches: "m.search @@ websearch_to_tsquery('simple', $1)",
+    rank: "ts_rank(m.search, websearch_to_tsquery('simple', $1)) DESC",
+};
+
 #[async_trait::async_trait]
 impl Store for PgStore {
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
@@ -133,6 +145,29 @@ impl Store for PgStore {
 
     async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError> {
         conversations::rename::<Postgres>(&mut *self.pool.acquire().await?, room, user).await
+    }
+
+    async fn mark_read(
+        &self,
+        user: UserId,
+        room: &RoomName,
+        seq: Seq,
+    ) -> Result<Marked, StoreError> {
+        let ts = batch::now_millis();
+        reads::mark::<Postgres>(&mut *self.pool.acquire().await?, user, room, seq, ts).await
+    }
+
+    async fn read_marker(&self, user: UserId, room: &RoomName) -> Result<ReadMarker, StoreError> {
+        reads::marker::<Postgres>(&mut *self.pool.acquire().await?, user, room).await
+    }
+
+    async fn read_markers(&self, user: UserId, limit: u32) -> Result<Vec<ReadMarker>, StoreError> {
+        reads::list::<Postgres>(&mut *self.pool.acquire().await?, user, limit).await
+    }
+
+    async fn search(&self, search: &Search) -> Result<Vec<Message>, StoreError> {
+        let query = search.query.websearch();
+        search::search::<Postgres>(&mut *self.pool.acquire().await?, &TSVECTOR, query, search).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {

@@ -47,6 +47,12 @@ pub(super) struct ChangeRow {
     ts: i64,
 }
 
+impl MessageRow {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+}
+
 impl TryFrom<MessageRow> for Message {
     type Error = StoreError;
 
@@ -170,6 +176,13 @@ where
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
+    group_reactions(rows)
+}
+
+/// Reaction rows (in the order they were added) by message id.
+pub(super) fn group_reactions(
+    rows: Vec<ReactionRow>,
+) -> Result<HashMap<i64, Vec<Reaction>>, StoreError> {
     let mut by_message: HashMap<i64, Vec<Reaction>> = HashMap::new();
     for row in rows {
         let reactions = by_message.entry(row.message_id).or_default();
@@ -185,7 +198,7 @@ where
     Ok(by_message)
 }
 
-fn with_reactions(
+pub(super) fn with_reactions(
     rows: Vec<MessageRow>,
     reactions: &mut HashMap<i64, Vec<Reaction>>,
 ) -> Result<Vec<Message>, StoreError> {

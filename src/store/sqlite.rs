@@ -5,8 +5,13 @@
 use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
 use super::changes::{self, ChangeTx};
 use super::conversations;
+use super::reads;
 use super::rows::{self, ChangeRow, MessageRow};
-use super::{Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError};
+use super::search::{self, Search};
+use super::{
+    Appended, Applied, LogPage, Marked, Opened, Page, ReadMarker, Rejected, Slice, Store,
+    StoreError,
+};
 use crate::domain::{
     ChangeDraft, ClientId, Message, MessageDraft, Pair, RoomName, Seq, User, UserId,
 };
@@ -77,6 +82,13 @@ impl SqliteStore {
     }
 }
 
+/// FTS5's external-content index of message text (see migration 0004).
+const FTS5: search::Dialect = search::Dialect {
+    from: "messages_fts JOIN messages m ON m.id = messages_fts.rowid",
+    matches: "messages_fts MATCH $1",
+    rank: "bm25(messages_fts)",
+};
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
@@ -131,6 +143,29 @@ impl Store for SqliteStore {
 
     async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError> {
         conversations::rename::<Sqlite>(&mut *self.pool.acquire().await?, room, user).await
+    }
+
+    async fn mark_read(
+        &self,
+        user: UserId,
+        room: &RoomName,
+        seq: Seq,
+    ) -> Result<Marked, StoreError> {
+        let ts = batch::now_millis();
+        reads::mark::<Sqlite>(&mut *self.pool.acquire().await?, user, room, seq, ts).await
+    }
+
+    async fn read_marker(&self, user: UserId, room: &RoomName) -> Result<ReadMarker, StoreError> {
+        reads::marker::<Sqlite>(&mut *self.pool.acquire().await?, user, room).await
+    }
+
+    async fn read_markers(&self, user: UserId, limit: u32) -> Result<Vec<ReadMarker>, StoreError> {
+        reads::list::<Sqlite>(&mut *self.pool.acquire().await?, user, limit).await
+    }
+
+    async fn search(&self, search: &Search) -> Result<Vec<Message>, StoreError> {
+        let query = search.query.fts5();
+        search::search::<Sqlite>(&mut *self.pool.acquire().await?, &FTS5, query, search).await
     }
 
     async fn secret(&self) -> Result<[u8; 32], StoreError> {

@@ -24,6 +24,7 @@ const FLAGS: [(&str, &str, Option<&str>); 18] = [
     ("--join-rate-limit", "BAATCHIT_JOIN_RATE_LIMIT", Some("30")),
     ("--max-rooms-per-connection", "BAATCHIT_MAX_ROOMS_PER_CONNECTION", Some("50")),
     ("--typing-interval-ms", "BAATCHIT_TYPING_INTERVAL_MS", Some("1000")),
+    ("--search-rate-limit", "BAATCHIT_SEARCH_RATE_LIMIT", Some("2")),
     ("--redis", "BAATCHIT_REDIS", None),
     ("--redis-prefix", "BAATCHIT_REDIS_PREFIX", Some("baatchit")),
     ("--node-name", "BAATCHIT_NODE_NAME", None),
@@ -93,6 +94,7 @@ fn every_limit_says_how_to_turn_it_off() {
         "--join-rate-limit",
         "--max-rooms-per-connection",
         "--typing-interval-ms",
+        "--search-rate-limit",
     ];
     for limit in limits {
         let (_, after) = help.split_once(limit).unwrap_or_default();

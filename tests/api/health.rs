@@ -1,7 +1,8 @@
 use crate::helpers::{spawn_app, spawn_app_with_store};
 use baat_chit::domain::{ChangeDraft, Message, MessageDraft, Pair, RoomName, Seq, User, UserId};
 use baat_chit::store::{
-    Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError,
+    Appended, Applied, LogPage, Marked, Opened, Page, ReadMarker, Rejected, Search, Slice, Store,
+    StoreError,
 };
 use std::sync::Arc;
 
@@ -75,6 +76,18 @@ impl Store for UnreachableDatabase {
         Err(down())
     }
     async fn rename_in_conversation(&self, _: &RoomName, _: &User) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn mark_read(&self, _: UserId, _: &RoomName, _: Seq) -> Result<Marked, StoreError> {
+        Err(down())
+    }
+    async fn read_marker(&self, _: UserId, _: &RoomName) -> Result<ReadMarker, StoreError> {
+        Err(down())
+    }
+    async fn read_markers(&self, _: UserId, _: u32) -> Result<Vec<ReadMarker>, StoreError> {
+        Err(down())
+    }
+    async fn search(&self, _: &Search) -> Result<Vec<Message>, StoreError> {
         Err(down())
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {

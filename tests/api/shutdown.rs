@@ -6,7 +6,8 @@ use crate::helpers::spawn_app_with_store;
 use crate::sio::{RawSocket, Reply};
 use baat_chit::domain::{ChangeDraft, Message, MessageDraft, Pair, RoomName, Seq, User, UserId};
 use baat_chit::store::{
-    self, Appended, Applied, LogPage, Opened, Page, Rejected, Slice, Store, StoreError,
+    self, Appended, Applied, LogPage, Marked, Opened, Page, ReadMarker, Rejected, Search, Slice,
+    Store, StoreError,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -82,6 +83,23 @@ impl Store for SlowCommits {
     }
     async fn rename_in_conversation(&self, room: &RoomName, user: &User) -> Result<(), StoreError> {
         self.0.rename_in_conversation(room, user).await
+    }
+    async fn mark_read(
+        &self,
+        user: UserId,
+        room: &RoomName,
+        seq: Seq,
+    ) -> Result<Marked, StoreError> {
+        self.0.mark_read(user, room, seq).await
+    }
+    async fn read_marker(&self, user: UserId, room: &RoomName) -> Result<ReadMarker, StoreError> {
+        self.0.read_marker(user, room).await
+    }
+    async fn read_markers(&self, user: UserId, limit: u32) -> Result<Vec<ReadMarker>, StoreError> {
+        self.0.read_markers(user, limit).await
+    }
+    async fn search(&self, search: &Search) -> Result<Vec<Message>, StoreError> {
+        self.0.search(search).await
     }
     async fn secret(&self) -> Result<[u8; 32], StoreError> {
         self.0.secret().await

@@ -85,6 +85,11 @@ function check(value, type, path) {
     const problems = union.map((t) => check(value, t, path));
     return problems.some((p) => p.length === 0) ? [] : [`${path}: ${JSON.stringify(value)} is none of ${type}`];
   }
+  if (type.startsWith("[") && type.endsWith("]")) {
+    const items = splitTop(type.slice(1, -1), ",");
+    if (!Array.isArray(value) || value.length !== items.length) return [`${path}: expected a tuple ${type}, got ${JSON.stringify(value)}`];
+    return items.flatMap((t, i) => check(value[i], t, `${path}[${i}]`));
+  }
   if (type.endsWith("[]")) {
     if (!Array.isArray(value)) return [`${path}: expected an array (${type}), got ${JSON.stringify(value)}`];
     return value.flatMap((v, i) => check(v, type.slice(0, -2), `${path}[${i}]`));
@@ -196,6 +201,8 @@ describe("protocol", () => {
       };
       const room = "shapes";
       const asha = await connect({ protocol: 2 });
+      // Live room counts: subscribed before anyone joins, so every join below changes one.
+      await answer(asha, "rooms", { subscribe: true });
       const bo = await connect({ protocol: 2 });
       const old = await connect({});
       await answer(asha, "join", { room, name: "asha" });
@@ -212,7 +219,19 @@ describe("protocol", () => {
       await asha.waitFor("typing");
       await asha.waitFor("change", (c) => c.kind === "delete");
       await answer(asha, "history", { room, limit: 10 });
+      await answer(asha, "history", { room, around: first.seq, limit: 2 });
       await answer(asha, "rooms", {});
+      await asha.waitFor("counts");
+      // Read markers: a read in one of asha's connections is told to her others, listed by reads, and in a join.
+      const ashaElsewhere = await connect({ protocol: 2, token: asha.session.token });
+      await answer(bo, "read", { room, seq: first.seq });
+      await answer(asha, "read", { room, seq: first.seq });
+      await ashaElsewhere.waitFor("read");
+      await answer(asha, "reads", {});
+      await answer(ashaElsewhere, "join", { room, name: "asha" });
+      // Search, with the ranges of the words found.
+      const found = await answer(bo, "search", { q: "first edited" });
+      assert.equal(found.results.length, 1, "the edited message is found by its new text");
       // A direct conversation: opened by one, announced to the other, listed for both.
       await answer(asha, "dm", { userId: bo.session.userId });
       await bo.waitFor("conversation");
@@ -261,7 +280,7 @@ describe("protocol", () => {
       const unseen = [];
       for (const name of [
         "User", "Reaction", "Message", "MessageV2", "Change", "AckError", "JoinReply", "HistoryReply", "RoomCount", "Session",
-        "Presence", "Typing", "Conversation",
+        "Presence", "Typing", "Conversation", "ReadMarker", "SearchHit", "SearchReply", "Counts",
       ]) {
         for (const field of Object.keys(DECL.interfaces[name])) if (!seen.get(name)?.has(field)) unseen.push(`${name}.${field}`);
       }

@@ -2,8 +2,9 @@
 // reactions, a reply, a deleted message and an unread direct message, on a desktop (1280×800) and a
 // phone (360×740), in light and dark, plus the message menu, the reaction
 // picker and the delete dialog open, and the direct conversation; then
-// formatted messages, and a room opened offline from the service worker
-// with a message waiting, in the same four looks. Written by this test, which also
+// formatted messages, unread counts with the "New" divider, search
+// results, and (last) a room opened offline from the service worker with a
+// message waiting, in the same four looks. Written by this test, which also
 // checks every shot with axe (WCAG 2.1 A and AA) and that all visible text
 // meets AA contrast.
 import assert from "node:assert/strict";
@@ -125,6 +126,82 @@ describe("screenshots", () => {
     await page.emulateMedia({ colorScheme: "dark" });
     await shoot("phone-dark-dm", "a direct conversation on a phone");
     for (const bot of [bilal, chen, ...design, random, dilnoza, greta, emeka]) bot.close();
+    await context.close();
+  });
+
+  it("unread counts, the New divider and search results look calm too", async () => {
+    const v2 = { protocol: 2 };
+    const omar = await joinBot(server.url, "Omar", { room: "planning", ...v2 });
+    const priya = await joinBot(server.url, "Priya", { room: "planning", ...v2 });
+    const ravi = await joinBot(server.url, "Ravi", { room: "launch", ...v2 });
+    await omar.say("Agenda for Thursday: budget, hiring, and the design review.");
+    await priya.say("I'll bring last quarter's numbers.");
+    await ravi.say("Launch checklist is in the shared folder.");
+    const { page, context } = await openPerson(browser, server.url, { name: "Leila", path: "/r/launch", viewport: DESKTOP });
+    await eventually(async () => assert.equal((await messageTexts(page)).length, 1));
+    const go = async (room) => {
+      await page.getByLabel("Join or create a room").fill(room);
+      await page.getByLabel("Join or create a room").press("Enter");
+      await eventually(async () => assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), `#${room}`));
+    };
+    await go("planning");
+    await eventually(async () => assert.equal((await messageTexts(page)).length, 2));
+    await say(page, "Sounds good, see you there.");
+    await go("lobby");
+    // While Leila is away: new messages in both rooms, and a direct message.
+    await omar.say("Quick change: the review moves to 3 pm.");
+    await priya.say("Works for me. Should we invite the new designers to the review?");
+    await omar.say("Yes, and let's keep it to 45 minutes.");
+    await ravi.say("Press release draft is ready for review.");
+    await ravi.say("Launch moved to Monday 09:00.");
+    const { users } = await ravi.socket.timeout(5000).emitWithAck("join", { room: "lobby", name: "Ravi" });
+    const leila = users.find((u) => u.name === "Leila");
+    const { conversation } = await ravi.socket.timeout(5000).emitWithAck("dm", { userId: leila.id });
+    await ravi.socket.timeout(5000).emitWithAck("join", { room: conversation.room, name: "Ravi" });
+    await ravi.socket.timeout(5000).emitWithAck("message", { room: conversation.room, text: "Could you review the press release before Friday?" });
+    await ravi.socket.timeout(5000).emitWithAck("leave", { room: "lobby" });
+    await page.reload();
+    await eventually(async () => assert.equal(await page.title(), "(6) #lobby · Baat-Chit"));
+    await page.locator(`#room-list a[href="/r/planning"]`).click();
+    await page.getByRole("heading", { name: "New messages" }).waitFor();
+    await eventually(async () => assert.equal(await page.title(), "(3) #planning · Baat-Chit"));
+    await page.evaluate(() => document.activeElement?.blur());
+
+    const shoot = async (name, where) => {
+      await page.mouse.move(1, 1);
+      await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+      assert.deepEqual(await page.evaluate(lowContrastText, 4.5), [], `AA contrast on ${where}`);
+      await assertAccessible(page, where);
+    };
+    for (const colorScheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme });
+      await shoot(`desktop-${colorScheme}-unread`, `unread counts and the New divider, ${colorScheme}`);
+    }
+    await page.setViewportSize(PHONE);
+    await page.emulateMedia({ colorScheme: "light" });
+    await shoot("phone-light-unread", "the New divider on a phone");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.getByRole("button", { name: "Rooms", exact: true }).click();
+    await page.getByRole("navigation", { name: "Rooms" }).getByText("launch").waitFor();
+    await shoot("phone-dark-unread", "unread counts in the rooms drawer on a phone");
+    await page.keyboard.press("Escape");
+
+    // Search: every room and Leila's own conversation.
+    await page.setViewportSize(DESKTOP);
+    await page.emulateMedia({ colorScheme: "light" });
+    await page.keyboard.press("Control+K");
+    await page.keyboard.type("review");
+    const status = page.getByRole("dialog", { name: "Search messages" }).getByRole("status");
+    // Five here, and one more from the first scene when both run on this server.
+    await eventually(async () => assert.match(await status.textContent(), /^[56] messages match “review”\.$/));
+    for (const [viewport, device] of [[DESKTOP, "desktop"], [PHONE, "phone"]]) {
+      await page.setViewportSize(viewport);
+      for (const colorScheme of ["light", "dark"]) {
+        await page.emulateMedia({ colorScheme });
+        await shoot(`${device}-${colorScheme}-search`, `search results, ${device}, ${colorScheme}`);
+      }
+    }
+    for (const bot of [omar, priya, ravi]) bot.close();
     await context.close();
   });
 

@@ -32,9 +32,9 @@ async function acquainted(server) {
 const randomDirectRoom = () =>
   `@${Array.from({ length: 24 }, () => Math.floor(Math.random() * 16).toString(16)).join("")}`;
 
-/** Asserts a `Conversation`: `{ room, with, lastSeq }`, with the other user. */
+/** Asserts a `Conversation`: `{ room, with, lastSeq, readSeq, unread }`, with the other user. */
 function assertConversation(conversation, { room, withUser, lastSeq }) {
-  assert.deepEqual(Object.keys(conversation ?? {}).sort(), ["lastSeq", "room", "with"], brief(conversation));
+  assert.deepEqual(Object.keys(conversation ?? {}).sort(), ["lastSeq", "readSeq", "room", "unread", "with"], brief(conversation));
   assert.match(conversation.room, /^@[0-9a-f]{24}$/);
   if (room !== undefined) assert.equal(conversation.room, room);
   assertUser(conversation.with, withUser);

@@ -6,16 +6,19 @@
  */
 import { identity } from "./identity";
 import { explainJoinError, isNameError } from "./errors";
+import { loadGap, openAtFirstUnread, openAtMessage, type GapSide } from "./around";
 import { isDirect, type Ack, type AckError, type Change, type MessageV2, type Presence, type Typing } from "./protocol";
 import { plainText } from "./markdown";
 import { Outbox } from "./outbox";
 import { saved } from "./saved";
+import type { Reads } from "./reads";
 import type { ChatClient } from "./socket";
-import { addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store } from "./state";
+import {
+  addNotice, applyChange, applyPresence, emptyRoom, findMessage, mergeMessages, type AppState, type Store,
+} from "./state";
 import { changePhrase, mentions, noticePhrase, phraseText, randomId } from "./text";
 import { TypingTracker } from "./typing";
 
-const ROOMS_DEBOUNCE_MS = 300;
 /** A long absence is caught up by joining again from where the last answer ended. */
 const MAX_CATCH_UP_JOINS = 20;
 
@@ -39,16 +42,18 @@ export class Chat {
   private joiningGeneration = -1;
   private name: string | null = identity.name();
   private readonly typists: TypingTracker;
-  private roomsTimer = 0;
   /** Reading the room's saved messages and outbox; joining waits for it (to join with `since`). */
   private restoring = false;
   /** The room shows messages saved on an earlier visit, not yet joined from them. */
   private fromStorage = false;
+  /** A message to open the room at once it is entered (a search result in another room). */
+  private aim: { room: string; seq: number; id: number } | null = null;
 
   constructor(
     private readonly client: ChatClient,
     private readonly store: Store<AppState>,
     private readonly view: ChatView,
+    private readonly reads: Reads,
   ) {
     this.outbox = new Outbox(client, store);
     this.typists = new TypingTracker(client);
@@ -64,7 +69,10 @@ export class Chat {
     const next = room.trim().toLowerCase();
     if (next === this.target) return;
     // A direct conversation stays joined in the background, to count its unread messages.
-    if (this.store.state.room.joined && !isDirect(this.target)) void this.client.leave(this.target);
+    // What was just read is marked first: a room left cannot be marked.
+    const left = this.target;
+    if (this.store.state.room.joined && !isDirect(left)) void this.reads.flush(left).then(() => this.client.leave(left));
+    else void this.reads.flush(left);
     this.generation++;
     this.target = next;
     this.member = this.fromStorage = false;
@@ -123,6 +131,22 @@ export class Chat {
     return ack.ok;
   }
 
+  /** Loads a page into the gap below a message opened far back, from the edge the reader is at. */
+  fillGap(side: GapSide): Promise<boolean> {
+    return loadGap(this.client, this.store, side);
+  }
+
+  /**
+   * Shows the message `id` (at `seq`) of `room` with the messages around
+   * it, highlighted: at once if this page is in that room, else once it
+   * has entered it (the caller moves there).
+   */
+  openAt(room: string, seq: number, id: number): void {
+    const here = this.store.state.room;
+    if (room === this.target && here.joined) void openAtMessage(this.client, this.store, seq, id);
+    else this.aim = { room, seq, id };
+  }
+
   /** The composer has text (true) or was emptied, sent or left (false). */
   typing(active: boolean): void {
     if (this.store.state.room.joined) this.typists.local(this.target, active);
@@ -157,15 +181,16 @@ export class Chat {
   }
 
   /**
-   * Loads older pages until the message `id` is in the timeline (replies
-   * quote messages that may be far back). Resolves to whether it is.
+   * Loads pages until the message `id` is in the timeline (replies quote
+   * messages that may be far back): the gap below a message opened far
+   * back first, then older pages. Resolves to whether it is.
    */
   async reveal(id: number): Promise<boolean> {
     const room = this.store.state.room;
     while (!findMessage(room, id)) {
-      if (!room.joined || !room.hasOlder || room !== this.store.state.room) return false;
-      if (room.loadingOlder) await new Promise((done) => window.setTimeout(done, 50));
-      else if (!(await this.loadOlder())) return false;
+      if (!room.joined || (!room.hasOlder && !room.gap) || room !== this.store.state.room) return false;
+      if (room.loadingOlder || room.loadingNewer) await new Promise((done) => window.setTimeout(done, 50));
+      else if (!(await (room.gap ? this.fillGap("top") : this.loadOlder()))) return false;
     }
     return true;
   }
@@ -190,6 +215,7 @@ export class Chat {
     const generation = (this.joiningGeneration = this.generation);
     const room = this.store.state.room;
     const since = this.member && room.logSeq ? room.logSeq : undefined;
+    const first = !this.member;
     const ack = await this.client.join(this.target, name, since);
     if (this.joiningGeneration === generation) this.joiningGeneration = -1;
     if (generation !== this.generation) {
@@ -212,6 +238,7 @@ export class Chat {
       return this.join(name);
     }
     this.member = true;
+    this.reads.joined(ack);
     this.store.update(() => {
       Object.assign(room, { name: ack.room, joined: true, you: ack.you, count: ack.count, joinError: null });
       room.users = new Map([...ack.users, ack.you].map((u) => [u.id, u]));
@@ -223,7 +250,11 @@ export class Chat {
     this.view.entered(ack.room);
     if (since !== undefined && ack.hasMore) await this.catchUp(generation, name);
     this.outbox.flush();
-    void this.refreshRooms();
+    const aim = this.aim?.room === ack.room ? this.aim : null;
+    if (aim) {
+      this.aim = null;
+      void openAtMessage(this.client, this.store, aim.seq, aim.id);
+    } else if (first) void openAtFirstUnread(this.client, this.store);
     return null;
   }
 
@@ -245,18 +276,6 @@ export class Chat {
     }
   }
 
-  /** Presence changes come in bursts; one rooms request per burst is enough. */
-  private refreshRoomsSoon(): void {
-    window.clearTimeout(this.roomsTimer);
-    this.roomsTimer = window.setTimeout(() => void this.refreshRooms(), ROOMS_DEBOUNCE_MS);
-  }
-
-  async refreshRooms(): Promise<void> {
-    if (!this.client.socket.connected) return;
-    const ack = await this.client.rooms();
-    if (ack.ok) this.store.update((s) => (s.rooms = ack.rooms));
-  }
-
   private wire(): void {
     const socket = this.client.socket;
     socket.on("session", ({ userId, token }) => {
@@ -267,7 +286,6 @@ export class Chat {
     socket.on("connect", () => {
       this.store.update((s) => (s.connection = "online"));
       this.ensureJoined();
-      void this.refreshRooms();
     });
     socket.on("disconnect", () => {
       this.joiningGeneration = -1;
@@ -298,10 +316,9 @@ export class Chat {
     if (m.room !== room.name) return;
     const mine = m.user.id === room.you?.id;
     let fresh = false;
-    this.store.update((s) => {
+    this.store.update(() => {
       fresh = mergeMessages(room, [m]).length > 0;
       if (fresh && !room.users.has(m.user.id) && !room.unannounced.has(m.user.id)) room.unannounced.set(m.user.id, m.seq);
-      if (fresh && !mine && document.visibilityState === "hidden") s.unread++;
       this.typists.stopped(room, m.user.id);
     });
     if (!fresh || mine || m.text === undefined) return;
@@ -333,7 +350,6 @@ export class Chat {
         if (addNotice(room, kind, others, now)) this.view.announce(phraseText(noticePhrase(kind, others.map((u) => u.name))));
       }
     });
-    this.refreshRoomsSoon();
   }
 
   private onTyping(t: Typing): void {

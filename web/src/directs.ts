@@ -1,15 +1,15 @@
 /**
  * Direct conversations (protocol version 2, see /docs/protocol.md): the
- * sidebar's list and its unread counts. Membership belongs to the
- * connection, so after every (re)connect this joins each conversation in
- * the background, with `since` = the read position kept in localStorage,
- * and counts what arrived meanwhile; then it counts live messages in the
- * conversations that are not open. The open one is read as it arrives.
- * The chat controller enters a conversation like any room.
+ * sidebar's list. Membership belongs to the connection, so after every
+ * (re)connect this joins each conversation in the background, to hear its
+ * messages live; their unread counts are the read markers' (reads.ts),
+ * which the list, each join and the live events carry. The chat
+ * controller enters a conversation like any room.
  */
 import { identity } from "./identity";
 import { plainText } from "./markdown";
 import { isDirect, type AckError, type Conversation, type MessageV2 } from "./protocol";
+import type { Reads } from "./reads";
 import type { ChatClient } from "./socket";
 import type { AppState, Direct, Store } from "./state";
 
@@ -20,15 +20,21 @@ export interface DirectsView {
 export class Directs {
   /** The list was fetched and joined on this connection. */
   private loaded = false;
+  /** Conversations joined (or being joined) in the background on this connection. */
+  private readonly joined = new Set<string>();
 
   constructor(
     private readonly client: ChatClient,
     private readonly store: Store<AppState>,
+    private readonly reads: Reads,
     private readonly view: DirectsView,
   ) {
     const socket = client.socket;
     socket.on("connect", () => void this.refresh());
-    socket.on("disconnect", () => (this.loaded = false));
+    socket.on("disconnect", () => {
+      this.loaded = false;
+      this.joined.clear();
+    });
     socket.on("conversation", (c) => this.add(c));
     socket.on("message", (m) => this.onMessage(m));
   }
@@ -39,14 +45,6 @@ export class Directs {
     if (!ack.ok) return { error: ack.error };
     this.add(ack.conversation);
     return { room: ack.conversation.room };
-  }
-
-  /** The reader has seen `room` up to `seq` (it is open): nothing there is unread. */
-  read(room: string, seq: number): void {
-    const d = this.find(room);
-    if (!d) return;
-    if (seq > identity.readUpTo(room)) identity.setReadUpTo(room, seq);
-    if (d.unread.size) this.store.update(() => d.unread.clear());
   }
 
   /**
@@ -75,46 +73,41 @@ export class Directs {
   /** Adds or refreshes a conversation and joins it in the background. */
   private add(c: Conversation, top = true): void {
     let d = this.find(c.room);
+    this.reads.conversation(c);
     this.store.update((s) => {
       if (d) Object.assign(d, { with: c.with, lastSeq: Math.max(d.lastSeq, c.lastSeq) });
       else {
-        d = { room: c.room, with: c.with, lastSeq: c.lastSeq, unread: new Set() };
+        d = { room: c.room, with: c.with, lastSeq: c.lastSeq };
         if (top) s.directs.unshift(d);
         else s.directs.push(d);
       }
     });
-    void this.catchUp(c.room);
+    void this.join(c.room);
   }
 
-  /** Joins `room` from the read position and counts the other person's messages since. */
-  private async catchUp(room: string): Promise<void> {
+  /** Joins `room` to hear it live; `since` its newest message, as nothing older is needed here. */
+  private async join(room: string): Promise<void> {
     const name = this.name();
-    if (!name || room === this.store.state.room.name) return;
-    const since = identity.readUpTo(room);
-    const ack = await this.client.join(room, name, since);
     const d = this.find(room);
-    if (!ack.ok || !d) return;
-    this.store.update(() => {
-      for (const m of ack.history) this.count(d, m);
-    });
-  }
-
-  private count(d: Direct, m: MessageV2): void {
-    d.lastSeq = Math.max(d.lastSeq, m.seq);
-    const mine = m.user.id === this.store.state.userId;
-    if (!mine && !m.deleted && m.room !== this.store.state.room.name) d.unread.add(m.id);
+    if (!name || !d || room === this.store.state.room.name || this.joined.has(room)) return;
+    this.joined.add(room);
+    const ack = await this.client.join(room, name, d.lastSeq);
+    if (ack.ok) this.reads.joined(ack);
+    else this.joined.delete(room);
   }
 
   private onMessage(m: MessageV2): void {
     if (!isDirect(m.room)) return;
     const d = this.find(m.room);
-    if (!d) return;
-    const wasUnread = d.unread.has(m.id);
+    if (!d || m.seq <= d.lastSeq) return;
     this.store.update((s) => {
-      this.count(d, m);
+      d.lastSeq = m.seq;
       // Newest activity first.
       s.directs = [d, ...s.directs.filter((x) => x !== d)];
     });
-    if (!wasUnread && d.unread.has(m.id)) this.view.announce(`Direct message from ${m.user.name}: ${plainText(m.text ?? "")}`);
+    const away = m.room !== this.store.state.room.name;
+    if (away && m.user.id !== this.store.state.userId && !m.deleted) {
+      this.view.announce(`Direct message from ${m.user.name}: ${plainText(m.text ?? "")}`);
+    }
   }
 }

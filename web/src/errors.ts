@@ -74,3 +74,19 @@ export function explainDirectError(e: AckError, name: string): string {
       return `Could not message ${name} privately: ${explainSendError(e)}`;
   }
 }
+
+/** Why a search found nothing to show, as a sentence. */
+export function explainSearchError(e: AckError): string {
+  switch (e.code) {
+    case "invalid_query":
+      return "Type a word to look for: punctuation and words with a minus alone find nothing.";
+    case "bad_request":
+      return "A search is at most 256 characters.";
+    case "timeout":
+      return "The server did not answer. Please try again.";
+    case "unavailable":
+      return "Search is not available right now. Please try again.";
+    default:
+      return e.message;
+  }
+}

@@ -8,8 +8,6 @@
 const TOKEN_KEY = "baat-chit.token";
 const NAME_KEY = "baat-chit.name";
 const NOTIFY_KEY = "baat-chit.notify";
-/** Followed by a direct room's name: the newest seq read there (issue 9 moves this to the server). */
-const READ_KEY = "baat-chit.read.";
 
 function read(key: string): string | null {
   try {
@@ -35,6 +33,4 @@ export const identity = {
   setName: (name: string): void => write(NAME_KEY, name),
   wantsNotifications: (): boolean => read(NOTIFY_KEY) === "on",
   setWantsNotifications: (on: boolean): void => write(NOTIFY_KEY, on ? "on" : null),
-  readUpTo: (room: string): number => Number(read(READ_KEY + room)) || 0,
-  setReadUpTo: (room: string, seq: number): void => write(READ_KEY + room, String(seq)),
 };

@@ -5,11 +5,14 @@
  */
 import { Chat, type ChatView } from "./chat";
 import { identity } from "./identity";
-import { DEFAULT_ROOM, isDirect } from "./protocol";
+import { DEFAULT_ROOM } from "./protocol";
 import { Directs } from "./directs";
 import { explainDirectError } from "./errors";
 import { keepRooms } from "./keeper";
+import { Reads } from "./reads";
+import { RoomCounts } from "./roomCounts";
 import { roomFromPath, roomPath, roomProblem } from "./route";
+import { Searcher } from "./search";
 import { ChatClient } from "./socket";
 import { emptyRoom, roomLabel, Store, type AppState, type RoomState } from "./state";
 import { Announcer } from "./ui/announcer";
@@ -23,13 +26,12 @@ import { MessageActionsUI } from "./ui/messageActions";
 import { MentionNotifier } from "./ui/notify";
 import { PeoplePanel } from "./ui/people";
 import { RoomsPanel } from "./ui/rooms";
+import { SearchDialog } from "./ui/search";
 import { Timeline } from "./ui/timeline";
 import { TypingLine } from "./ui/typing";
 
-const ROOMS_REFRESH_MS = 10_000;
-
 function main(): void {
-  const store = new Store<AppState>({ connection: "connecting", userId: null, room: emptyRoom(""), rooms: [], directs: [], unread: 0 });
+  const store = new Store<AppState>({ connection: "connecting", userId: null, room: emptyRoom(""), rooms: [], directs: [], reads: new Map() });
   const client = new ChatClient(identity.token());
   const announcer = new Announcer();
   const notifier = new MentionNotifier();
@@ -50,8 +52,13 @@ function main(): void {
     announce: (text) => announcer.say(text),
     mentioned: (m) => notifier.mention(m),
   };
-  const chat = new Chat(client, store, view);
-  const directs = new Directs(client, store, { announce: (text) => announcer.say(text) });
+  // Messages in the open room are read as they arrive while the reader looks at the newest ones.
+  const reads = new Reads(client, store, {
+    reading: (room) => room === store.state.room.name && document.visibilityState === "visible" && timeline.isFollowing(),
+  });
+  new RoomCounts(client, store);
+  const chat = new Chat(client, store, view, reads);
+  const directs = new Directs(client, store, reads, { announce: (text) => announcer.say(text) });
   dialog = new NameDialog((name) => chat.submitName(name), () => composer.focus());
 
   const go = (room: string, push: boolean): boolean => {
@@ -70,6 +77,8 @@ function main(): void {
   const actions: MessageActionsUI = new MessageActionsUI({ chat, store, announcer, composer: () => composer, timeline: () => timeline });
   const timeline: Timeline = new Timeline({
     loadOlder: () => void chat.loadOlder(),
+    fillGap: (side) => void chat.fillGap(side),
+    seen: (seq) => store.state.room.joined && reads.seen(store.state.room.name, seq),
     retry: (id) => chat.outbox.retry(id),
     discard: (id) => chat.outbox.discard(id),
     openMenu: actions.openMenu,
@@ -96,18 +105,31 @@ function main(): void {
     go(opened.room, true);
   });
   const directsPanel = new DirectsPanel((room) => go(room, true));
+  new SearchDialog({
+    searcher: new Searcher(client),
+    label: (room) => {
+      const label = roomLabel(store.state, room);
+      return `${label.sigil}${label.title}`;
+    },
+    open: ({ message }) => {
+      chat.openAt(message.room, message.seq, message.id);
+      go(message.room, true);
+    },
+  });
 
-  render(store, { header: new Header(), banner: new Banner(), timeline, people, typing: new TypingLine(), rooms, composer, actions, directs, directsPanel });
+  render(store, { header: new Header(), banner: new Banner(), timeline, people, typing: new TypingLine(), rooms, composer, actions, directsPanel });
 
   window.addEventListener("popstate", () => go(roomFromPath(location.pathname), false));
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") store.update((s) => (s.unread = 0));
+    if (document.visibilityState !== "visible") return;
+    // Back to the page: what is in view now is read, and other rooms' counts may have moved.
+    timeline.reportSeen();
+    void reads.refresh();
   });
   window.setInterval(() => chat.tick(Date.now()), 1000);
   keepRooms(store);
   // Installable and opening offline (sw/sw.ts); without it the app simply needs the server.
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => undefined);
-  window.setInterval(() => void chat.refreshRooms(), ROOMS_REFRESH_MS);
 
   const start = roomFromPath(location.pathname);
   go(roomProblem(start) ? DEFAULT_ROOM : start, false);
@@ -122,7 +144,6 @@ interface Views {
   rooms: RoomsPanel;
   composer: Composer;
   actions: MessageActionsUI;
-  directs: Directs;
   directsPanel: DirectsPanel;
 }
 
@@ -143,9 +164,8 @@ function render(store: Store<AppState>, v: Views): void {
     v.timeline.render(s.room, label);
     v.people.render(s.room);
     v.typing.render(s.room);
-    v.rooms.render(s.rooms, s.room.name, s.room.count);
-    v.directsPanel.render(s.directs, s.room.name);
-    if (isDirect(s.room.name) && s.room.joined) v.directs.read(s.room.name, s.room.logSeq);
+    v.rooms.render(s.rooms, s.room.name, s.room.count, s.reads);
+    v.directsPanel.render(s.directs, s.room.name, s.reads);
   });
 }
 

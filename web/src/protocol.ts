@@ -87,6 +87,41 @@ export interface Conversation {
   with: User;
   /** The room's newest seq, 0 if it is empty. */
   lastSeq: number;
+  /** This user's read marker in it (0: none). */
+  readSeq: number;
+  /** Messages after `readSeq`, not deleted, not this user's own (at most 1000). */
+  unread: number;
+}
+
+/** A user's read position in a room or conversation (version 2). */
+export interface ReadMarker {
+  room: string;
+  /** The greatest seq this user marked read; only ever grows. 0: none. */
+  readSeq: number;
+  /** Messages after `readSeq`, not deleted, not this user's own; counted up to 1000. */
+  unread: number;
+}
+
+/** `[start, end)` in UTF-16 code units (JavaScript string indices) of `message.text`. */
+export type Highlight = [number, number];
+
+/** One `search` result (version 2): never a deleted message. */
+export interface SearchHit {
+  message: MessageV2;
+  /** Where the words looked for are, in order; render with text nodes, never as HTML. */
+  highlights: Highlight[];
+}
+
+export interface SearchReply {
+  /** Best match first (ties: newest first). */
+  results: SearchHit[];
+  /** More matches exist beyond `limit`. */
+  hasMore: boolean;
+}
+
+/** Version 2: public rooms whose number of users changed, with it now (0: empty). */
+export interface Counts {
+  rooms: RoomCount[];
 }
 
 /** Whether `room` names a direct conversation rather than a public room. */
@@ -114,8 +149,10 @@ export type ErrorCode =
   | "not_found"
   /** Version 2: a reaction is one emoji. */
   | "invalid_reaction"
-  /** Version 2 events (`dm`, `conversations`) sent on a version 1 connection. */
+  /** A version 2 event (`dm`, `conversations`, `read`, `reads`, `search`) on a version 1 connection. */
   | "unsupported"
+  /** Version 2: `search` with nothing to look for, or over 256 characters. */
+  | "invalid_query"
   /** Client-side only: the ack did not arrive in time. */
   | "timeout";
 
@@ -138,12 +175,19 @@ export interface JoinReply {
   /** Version 2, with `since`: the newest change to each older message. */
   changes?: Change[];
   hasMore: boolean;
+  /** Version 2: this user's read marker in the room. */
+  readSeq?: number;
+  /** Version 2: messages after `readSeq`, not deleted, not this user's own (at most 1000). */
+  unread?: number;
 }
 
 export interface HistoryReply {
   /** Messages in their current state (version 1 clients get `Message`s). */
   messages: MessageV2[];
+  /** Older messages exist (for `after`: newer ones). */
   hasMore: boolean;
+  /** With `around` only: newer messages exist. */
+  hasNewer?: boolean;
 }
 
 export interface RoomCount {
@@ -179,6 +223,10 @@ export interface ServerToClientEvents {
   change: (c: Change) => void;
   /** Version 2: a direct conversation of this user was opened (by either side). */
   conversation: (c: Conversation) => void;
+  /** Version 2 only: this user's read marker moved on another of its connections. */
+  read: (r: ReadMarker) => void;
+  /** Version 2 only, after `rooms { subscribe: true }`: live room counts. */
+  counts: (c: Counts) => void;
 }
 
 type Reply<T> = (ack: Ack<T>) => void;
@@ -193,10 +241,11 @@ export interface ClientToServerEvents {
   ) => void;
   typing: (p: { room: string; typing: boolean }) => void;
   history: (
-    p: { room: string; before?: number; after?: number; limit?: number },
+    p: { room: string; before?: number; after?: number; around?: number; limit?: number },
     ack: Reply<HistoryReply>,
   ) => void;
-  rooms: (p: Record<string, never>, ack: Reply<{ rooms: RoomCount[] }>) => void;
+  /** `subscribe` (version 2): start or stop the `counts` event. */
+  rooms: (p: { subscribe?: boolean }, ack: Reply<{ rooms: RoomCount[] }>) => void;
   /** Version 2: the author replaces a message's text. */
   edit: (p: { room: string; id: number; text: string; clientId?: string }, ack: Reply<{ change: Change }>) => void;
   /** Version 2: the author deletes a message. */
@@ -207,6 +256,15 @@ export interface ClientToServerEvents {
   dm: (p: { userId: string }, ack: Reply<{ conversation: Conversation }>) => void;
   /** Version 2: this user's direct conversations, newest activity first. */
   conversations: (p: Record<string, never>, ack: Reply<{ conversations: Conversation[] }>) => void;
+  /** Version 2: moves this user's read marker in a joined room forward. */
+  read: (p: { room: string; seq: number }, ack: Reply<ReadMarker>) => void;
+  /** Version 2: this user's read markers, most recently moved first. */
+  reads: (p: Record<string, never>, ack: Reply<{ reads: ReadMarker[] }>) => void;
+  /** Version 2: full-text search over public rooms and this user's conversations. */
+  search: (
+    p: { q: string; room?: string; limit?: number; before?: number },
+    ack: Reply<SearchReply>,
+  ) => void;
 }
 
 /** Limits the server enforces; the UI checks them first for quick feedback. */

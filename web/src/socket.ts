@@ -11,7 +11,9 @@ import type {
   HistoryReply,
   JoinReply,
   MessageV2,
+  ReadMarker,
   RoomCount,
+  SearchReply,
   ServerToClientEvents,
 } from "./protocol";
 
@@ -88,7 +90,8 @@ export class ChatClient {
     return call(this.socket, "react", { room, id, emoji, clientId });
   }
 
-  history(room: string, page: { before?: number; after?: number; limit?: number }): Promise<Ack<HistoryReply>> {
+  /** One of `before`, `after` or `around` (a seq), or none for the newest page. */
+  history(room: string, page: { before?: number; after?: number; around?: number; limit?: number }): Promise<Ack<HistoryReply>> {
     return call(this.socket, "history", { room, ...page });
   }
 
@@ -101,8 +104,24 @@ export class ChatClient {
     return call(this.socket, "conversations", {});
   }
 
-  rooms(): Promise<Ack<{ rooms: RoomCount[] }>> {
-    return call(this.socket, "rooms", {});
+  /** The active rooms; `subscribe` also asks for the `counts` event from now on. */
+  rooms(subscribe?: boolean): Promise<Ack<{ rooms: RoomCount[] }>> {
+    return call(this.socket, "rooms", subscribe === undefined ? {} : { subscribe });
+  }
+
+  /** Moves the reader's marker in a joined room up to `seq`. */
+  read(room: string, seq: number): Promise<Ack<ReadMarker>> {
+    return call(this.socket, "read", { room, seq });
+  }
+
+  /** The reader's markers in every room and conversation that has one. */
+  reads(): Promise<Ack<{ reads: ReadMarker[] }>> {
+    return call(this.socket, "reads", {});
+  }
+
+  /** Full-text search; `before` (a message id) searches further back. */
+  search(q: string, options: { room?: string; limit?: number; before?: number } = {}): Promise<Ack<SearchReply>> {
+    return call(this.socket, "search", { q, ...options });
   }
 
   typing(room: string, typing: boolean): void {

@@ -4,7 +4,7 @@
  * of socket events renders once. The helpers below are the only code that
  * changes a room's messages, people and notices.
  */
-import { isDirect, type Change, type MessageV2, type Presence, type RoomCount, type User } from "./protocol";
+import { isDirect, type Change, type MessageV2, type Presence, type ReadMarker, type RoomCount, type User } from "./protocol";
 
 /** "offline": an attempt to reach the server failed (network or server down); retries go on. */
 export type Connection = "connecting" | "online" | "reconnecting" | "offline";
@@ -65,16 +65,44 @@ export interface RoomState {
    * arrive before their "joined"; the notice then goes before that message.
    */
   unannounced: Map<string, number>;
+  /**
+   * The "New" divider goes before the first message from someone else
+   * after this seq; null: no divider. Set on entering from the read
+   * marker, and when messages arrive while the reader is away.
+   */
+  newAfter: number | null;
+  /**
+   * Messages after `gap.after` are not all loaded up to the next loaded
+   * one: a search result or the first unread message was opened far from
+   * the newest messages, which keep arriving below the gap.
+   */
+  gap: { after: number } | null;
+  loadingNewer: boolean;
+  /** Where the timeline should take the reader once: the "New" divider or a message (by id). */
+  place: Place | null;
 }
 
-/** A direct conversation in the sidebar. */
+/** A one-time request to the timeline; a new `key` is a new request. */
+export interface Place {
+  key: number;
+  at: "new" | number;
+}
+
+/** A direct conversation in the sidebar; its unread count is its read marker's. */
 export interface Direct {
   room: string;
   /** The other person. */
   with: User;
   lastSeq: number;
-  /** Ids of messages from the other person that arrived after the read position. */
-  unread: Set<number>;
+}
+
+/** The reader's read position in a room, as the server keeps it (see reads.ts). */
+export interface Marker {
+  readSeq: number;
+  /** Messages from others after `readSeq` (the server counts up to 1000). */
+  unread: number;
+  /** The greatest seq counted into `unread` here, so no message counts twice. */
+  counted: number;
 }
 
 export interface AppState {
@@ -84,8 +112,22 @@ export interface AppState {
   rooms: RoomCount[];
   /** Direct conversations, newest activity first. */
   directs: Direct[];
-  /** Messages that arrived while the tab was hidden. */
-  unread: number;
+  /** Room → the reader's read marker there, for rooms and conversations the reader has one in. */
+  reads: Map<string, Marker>;
+}
+
+/** Every unread message in the rooms and conversations the reader has a marker in: the title's count. */
+export function totalUnread(state: AppState): number {
+  let total = 0;
+  for (const m of state.reads.values()) total += m.unread;
+  return total;
+}
+
+/** Takes a marker from the server unless the one here is further on (markers only move forward). */
+export function applyMarker(state: AppState, r: ReadMarker): void {
+  const known = state.reads.get(r.room);
+  if (known && known.readSeq > r.readSeq) return;
+  state.reads.set(r.room, { readSeq: r.readSeq, unread: r.unread, counted: Math.max(known?.counted ?? 0, r.readSeq) });
 }
 
 /** How a room is named on screen: "#general", or "@Bilal" for a direct conversation. */
@@ -99,6 +141,7 @@ export function emptyRoom(name: string): RoomState {
   return {
     name, joined: false, you: null, users: new Map(), count: 0, messages: [], latest: new Map(), logSeq: 0, hasOlder: false,
     loadingOlder: false, notices: [], pending: [], typing: new Map(), joinError: null, unannounced: new Map(),
+    newAfter: null, gap: null, loadingNewer: false, place: null,
   };
 }
 
@@ -175,6 +218,25 @@ export function applyChange(room: RoomState, c: Change): { before: MessageV2 | n
   const before = room.messages[i]!;
   room.messages[i] = c.message;
   return { before };
+}
+
+/**
+ * The message the "New" divider goes above: the first from someone else
+ * after `newAfter`, once the message before it is loaded too (else the
+ * first unread one may not be loaded yet).
+ */
+export function firstUnread(room: RoomState): MessageV2 | undefined {
+  const after = room.newAfter;
+  const oldest = room.messages[0];
+  if (after === null || !oldest || (room.hasOlder && oldest.seq > after)) return undefined;
+  const you = room.you?.id;
+  return room.messages.find((m) => m.seq > after && m.user.id !== you && !m.deleted);
+}
+
+let placeKeys = 0;
+/** Asks the timeline to show the "New" divider or a message, once. */
+export function placeAt(room: RoomState, at: Place["at"]): void {
+  room.place = { key: ++placeKeys, at };
 }
 
 /** A loaded message by id. */

@@ -5,7 +5,8 @@
 //!   connections on this process (`--user-rate-limit`): token buckets;
 //! - joins per connection per minute (`--join-rate-limit`);
 //! - rooms per connection (`--max-rooms-per-connection`);
-//! - how often `typing` reaches the others (`--typing-interval-ms`).
+//! - how often `typing` reaches the others (`--typing-interval-ms`);
+//! - searches per connection (`--search-rate-limit`): a token bucket.
 //!
 //! Over a limit, an event is answered `rate_limited` with `retryAfterMs`
 //! (see `Refusal`); `typing` is simply not forwarded.
@@ -36,6 +37,8 @@ pub struct Limits {
     /// Starts of typing one connection may make in one room (renewals of
     /// typing are limited by `Typing` itself).
     pub typing_starts: Option<Rate>,
+    /// Searches one connection may make.
+    pub searches: Option<Rate>,
     /// The per-user message buckets, shared by a user's connections.
     users: Arc<UserAllowances>,
 }
@@ -48,6 +51,7 @@ impl Limits {
             joins: Rate::per_minute(config.join_rate_limit),
             max_rooms: (max_rooms > 0).then_some(max_rooms),
             typing_starts: Rate::every(config.typing_interval(), TYPING_STARTS_IN_A_ROW),
+            searches: Rate::per_second(config.search_rate_limit),
             users: UserAllowances::new(Rate::per_second(config.user_rate_limit)),
         }
     }

@@ -27,6 +27,27 @@ pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
 const KEEP: Duration = Duration::from_secs(10);
 const KEEP_MAX: usize = 10_000;
 
+/// Shortest time between two `counts` events: the sidebar trails a room's
+/// `presence` by at most this, and many rooms changing at once cost each
+/// subscriber four events a second.
+pub const COUNTS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The broadcast group of the connections subscribed to `counts`. Room
+/// names cannot hold control characters, so no room's group has this name.
+pub const COUNTS_GROUP: &str = "\u{1}counts";
+
+/// `counts`: public rooms whose number of users changed, with it now.
+#[derive(Debug, Serialize)]
+struct Counts<'a> {
+    rooms: Vec<RoomCount<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RoomCount<'a> {
+    room: &'a RoomName,
+    count: usize,
+}
+
 /// A room's net change as one connection sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Net {
@@ -80,6 +101,10 @@ struct Relay<A: Adapter> {
     io: SocketIo<A>,
     pending: HashMap<RoomName, Vec<Change>>,
     sent: HashMap<RoomName, VecDeque<(Instant, Change)>>,
+    /// Public rooms' counts changed since the last `counts` event.
+    counts: HashMap<RoomName, usize>,
+    /// When the last `counts` event went out.
+    counts_sent: Instant,
 }
 
 pub fn spawn<A: Adapter>(
@@ -87,11 +112,19 @@ pub fn spawn<A: Adapter>(
     mut changes: mpsc::UnboundedReceiver<Change>,
     mut replays: mpsc::UnboundedReceiver<Replay<A>>,
 ) {
-    let mut relay = Relay { io, pending: HashMap::new(), sent: HashMap::new() };
+    let mut relay = Relay {
+        io,
+        pending: HashMap::new(),
+        sent: HashMap::new(),
+        counts: HashMap::new(),
+        counts_sent: Instant::now(),
+    };
     tokio::spawn(async move {
         let mut deadline: Option<Instant> = None;
+        let mut counts_at: Option<Instant> = None;
         loop {
             let flush_at = deadline.unwrap_or_else(Instant::now);
+            let send_counts_at = counts_at.unwrap_or_else(Instant::now);
             tokio::select! {
                 change = changes.recv() => {
                     let Some(change) = change else { break };
@@ -105,6 +138,13 @@ pub fn spawn<A: Adapter>(
                 () = tokio::time::sleep_until(flush_at), if deadline.is_some() => {
                     deadline = None;
                     relay.flush();
+                    if !relay.counts.is_empty() {
+                        counts_at.get_or_insert(relay.counts_sent + COUNTS_INTERVAL);
+                    }
+                }
+                () = tokio::time::sleep_until(send_counts_at), if counts_at.is_some() => {
+                    counts_at = None;
+                    relay.send_counts();
                 }
             }
         }
@@ -117,6 +157,9 @@ impl<A: Adapter> Relay<A> {
         for (room, mut changes) in std::mem::take(&mut self.pending) {
             changes.sort_by_key(|c| c.ver);
             self.deliver(&room, &changes);
+            if let Some(last) = changes.last().filter(|_| !room.is_direct()) {
+                self.counts.insert(room.clone(), last.count);
+            }
             let kept = self.sent.entry(room).or_default();
             kept.extend(changes.into_iter().map(|c| (now, c)));
         }
@@ -149,6 +192,22 @@ impl<A: Adapter> Relay<A> {
                 fanout::send(&socket, events::PRESENCE, payload);
             }
             conn.advance(room, newest);
+        }
+    }
+
+    /// Sends the subscribers, in one event encoded once, every public
+    /// room whose count changed since the last one.
+    fn send_counts(&mut self) {
+        self.counts_sent = Instant::now();
+        let changed = std::mem::take(&mut self.counts);
+        let mut rooms: Vec<RoomCount<'_>> =
+            changed.iter().map(|(room, &count)| RoomCount { room, count }).collect();
+        rooms.sort_by(|a, b| a.room.cmp(b.room));
+        let Some(payload) = fanout::encode(events::COUNTS, &Counts { rooms }) else {
+            return;
+        };
+        for socket in self.io.to(COUNTS_GROUP).sockets() {
+            fanout::send(&socket, events::COUNTS, &payload);
         }
     }
 

@@ -2,7 +2,10 @@
 //! test ends (even when it fails).
 
 use baat_chit::store::{self, Store};
-use sqlx::{Connection, PgConnection};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool, SqlitePool};
+use std::str::FromStr;
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -22,6 +25,7 @@ pub enum Backend {
 
 pub struct TestDatabase {
     url: String,
+    backend: Backend,
     _cleanup: Cleanup,
 }
 
@@ -42,7 +46,7 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary folder");
                 let url = format!("sqlite://{}", dir.path().join("store.db").display());
-                Self { url, _cleanup: Cleanup::Folder { _dir: dir } }
+                Self { url, backend, _cleanup: Cleanup::Folder { _dir: dir } }
             }
             Backend::Postgres => {
                 let server = postgres_server();
@@ -53,7 +57,7 @@ impl TestDatabase {
                     .await
                     .expect("a fresh test database");
                 let url = format!("{server}/{name}");
-                Self { url, _cleanup: Cleanup::Postgres { server, name } }
+                Self { url, backend, _cleanup: Cleanup::Postgres { server, name } }
             }
         }
     }
@@ -62,6 +66,63 @@ impl TestDatabase {
     /// would have: several of them write to the same database.
     pub async fn open(&self) -> Arc<dyn Store> {
         store::open(&self.url).await.expect("the store opens")
+    }
+
+    /// Runs the backend's migrations up to number `last` only, as an older
+    /// server would have left the database.
+    pub async fn migrate_to(&self, last: u32) {
+        let folder = match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        };
+        let source =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
+        let older = tempfile::tempdir().expect("a temporary folder");
+        for entry in std::fs::read_dir(source).expect("the migrations") {
+            let path = entry.expect("an entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            if name.get(..4).and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n <= last) {
+                std::fs::copy(&path, older.path().join(name)).expect("copied");
+            }
+        }
+        let migrator = Migrator::new(older.path()).await.expect("the older migrations");
+        match self.backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&self.url)
+                    .expect("a URL")
+                    .create_if_missing(true);
+                let pool = SqlitePool::connect_with(options).await.expect("opened");
+                migrator.run(&pool).await.expect("migrated");
+            }
+            Backend::Postgres => {
+                let pool = PgPool::connect(&self.url).await.expect("opened");
+                migrator.run(&pool).await.expect("migrated");
+            }
+        }
+    }
+
+    /// Runs `sql` (several statements) straight on the database.
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(&self.url).expect("a URL");
+                let pool = SqlitePool::connect_with(options).await.expect("opened");
+                sqlx::raw_sql(sql).execute(&pool).await.expect("executed");
+            }
+            Backend::Postgres => {
+                let pool = PgPool::connect(&self.url).await.expect("opened");
+                sqlx::raw_sql(sql).execute(&pool).await.expect("executed");
+            }
+        }
+    }
+
+    /// `text` as an SQL literal of the messages' text column, NUL included.
+    pub fn text_literal(&self, text: &str) -> String {
+        let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+        match self.backend {
+            Backend::Sqlite => format!("CAST(X'{hex}' AS TEXT)"),
+            Backend::Postgres => format!("decode('{hex}', 'hex')"),
+        }
     }
 }
 

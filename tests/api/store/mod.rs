@@ -5,12 +5,14 @@
 mod changes;
 mod conversations;
 mod database;
+mod keeping_up;
 
 use baat_chit::domain::{ClientId, DisplayName, MessageDraft, MessageText, RoomName, User, UserId};
 use baat_chit::store::{Appended, Page, Slice, Store};
 use changes::*;
 use conversations::*;
 use database::{Backend, TestDatabase};
+use keeping_up::*;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -63,6 +65,11 @@ conformance!(
     only_the_two_users_are_participants,
     a_users_conversations_list_the_newest_message_first_with_last_seqs,
     a_conversation_keeps_the_name_each_user_last_used,
+    a_read_marker_only_moves_forward_and_never_past_the_end,
+    unread_counts_messages_not_changes_deleted_ones_or_your_own,
+    search_finds_current_text_ranked_and_never_a_deleted_message,
+    search_finds_a_conversation_only_for_its_two_users,
+    the_search_index_is_filled_for_messages_stored_before_it,
 );
 
 fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> MessageDraft {

@@ -1,8 +1,9 @@
 /**
  * The room header: its name, the live count, and the copy-link button.
- * Also owns the tab title, which carries the unread count while hidden.
+ * Also owns the tab title, which starts with the number of unread
+ * messages in every room and conversation the reader has read before.
  */
-import { roomLabel, type AppState } from "../state";
+import { roomLabel, totalUnread, type AppState } from "../state";
 import { byId } from "./dom";
 import { roomPath } from "../route";
 
@@ -32,7 +33,8 @@ export class Header {
     this.sigil.textContent = label.sigil;
     this.name.textContent = label.title;
     this.count.textContent = room.joined || room.count ? `${room.count} online` : "";
-    const unread = state.unread ? `(${state.unread}) ` : "";
+    const total = totalUnread(state);
+    const unread = total ? `(${total}) ` : "";
     document.title = `${unread}${label.sigil}${label.title} · Baat-Chit`;
   }
 

@@ -2,7 +2,10 @@
  * The scrolling timeline. Renders rows by key (only changed rows are
  * rebuilt), keeps the reader's place when older messages are prepended or
  * new ones arrive while scrolled up (then a "new messages" pill appears),
- * and asks for older history when the reader nears the top.
+ * and asks for older history when the reader nears the top (and for the
+ * messages in a gap as it comes into view). It takes the reader to the
+ * "New" divider or a message when the room asks (`RoomState.place`), and
+ * reports how far down the reader has seen, for the read marker.
  */
 import type { RoomState } from "../state";
 import { byId } from "./dom";
@@ -14,9 +17,17 @@ const BOTTOM_SLACK = 48;
 const TOP_TRIGGER = 160;
 /** How long a message reached from a reply's quote stays highlighted. */
 const HIGHLIGHT_MS = 2500;
+/** A message counts as seen once this much of it (or all of a shorter one) is in view. */
+const SEEN_PX = 40;
+/** Room left above the "New" divider when the timeline opens at it. */
+const ABOVE_DIVIDER = 48;
+/** Load the gap's messages when it comes this close to the view. */
+const GAP_TRIGGER = 200;
 
 export type TimelineActions = RowActions & {
   loadOlder: () => void;
+  /** The reader has seen the room's messages up to this seq. */
+  seen: (seq: number) => void;
 };
 
 export class Timeline {
@@ -36,6 +47,10 @@ export class Timeline {
   private following = true;
   /** scrollTop as last seen or set here; a difference means a scroll whose event is still pending. */
   private knownTop = 0;
+  /** The key of the last `RoomState.place` carried out. */
+  private placed = 0;
+  /** A place is asked for and its row is not loaded yet: what is in view now says nothing of reading. */
+  private waiting = false;
 
   constructor(private readonly actions: TimelineActions) {
     this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
@@ -45,6 +60,11 @@ export class Timeline {
     new ResizeObserver(() => {
       if (this.following) this.scrollToBottom();
     }).observe(this.scroller);
+  }
+
+  /** Whether the reader is at the newest message, so what arrives is read. */
+  isFollowing(): boolean {
+    return this.following && !this.waiting;
   }
 
   /** The next render jumps to the newest message (entering a room, sending). */
@@ -77,6 +97,52 @@ export class Timeline {
       if (grewAtEnd) this.pill.hidden = false;
     }
     this.stickNext = false;
+    this.goToPlace(room);
+    this.afterMove();
+  }
+
+  /** Carries out the room's `place` once its row is there: the "New" divider near the top, or a message highlighted. */
+  private goToPlace(room: RoomState): void {
+    const place = room.place;
+    this.waiting = place !== null && place.key !== this.placed;
+    if (!place || !this.waiting) return;
+    const node = this.cache.get(place.at === "new" ? "new" : `m:${place.at}`)?.node;
+    if (!node) return;
+    this.placed = place.key;
+    this.waiting = false;
+    if (place.at !== "new") {
+      this.highlight(place.at);
+      return;
+    }
+    this.scroller.scrollTop = node.offsetTop - ABOVE_DIVIDER;
+    this.noteScroll();
+    this.pill.hidden = this.following;
+  }
+
+  /** After a render or a scroll: report what has been seen, and fill a gap that is in view. */
+  private afterMove(): void {
+    this.reportSeen();
+    const gap = this.cache.get("gap")?.node;
+    const s = this.scroller;
+    if (gap && gap.offsetTop < s.scrollTop + s.clientHeight + GAP_TRIGGER && gap.offsetTop + gap.offsetHeight > s.scrollTop - GAP_TRIGGER) {
+      // Filled from the edge the reader is at, so what loads appears where they are looking.
+      this.actions.fillGap(gap.offsetTop < s.scrollTop + s.clientHeight / 2 ? "bottom" : "top");
+    }
+  }
+
+  /** Tells the read marker the seq of the lowest message in view, when the reader can see the page. */
+  reportSeen(): void {
+    if (this.waiting || document.visibilityState !== "visible") return;
+    const top = this.scroller.scrollTop;
+    const bottom = top + this.scroller.clientHeight;
+    const nodes = this.list.children;
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i] as HTMLElement;
+      const seq = node.dataset["seq"];
+      if (!seq || node.offsetTop + Math.min(node.offsetHeight, SEEN_PX) > bottom) continue;
+      if (node.offsetTop + node.offsetHeight > top) this.actions.seen(Number(seq));
+      return;
+    }
   }
 
   /** The room's beginning (or why it could not be entered) above its first message. */
@@ -101,6 +167,7 @@ export class Timeline {
     this.lastKey = null;
     this.pill.hidden = true;
     this.stickNext = true;
+    this.waiting = false;
   }
 
   /**
@@ -130,6 +197,7 @@ export class Timeline {
       const node = old && old.sig === row.sig ? old.node : row.build();
       if (old && old.node !== node) keepFocus(old.node, node);
       node.dataset["key"] = row.key;
+      if (row.seq !== undefined) node.dataset["seq"] = String(row.seq);
       next.set(row.key, { sig: row.sig, node });
       const here = this.list.children[i];
       if (here !== node) this.list.insertBefore(node, here ?? null);
@@ -156,7 +224,7 @@ export class Timeline {
       const el = node as HTMLElement;
       const key = el.dataset["key"];
       const bottom = el.offsetTop + el.offsetHeight;
-      if (key && !key.startsWith("day:") && bottom > top) return { key, offset: bottom - top };
+      if (key && !key.startsWith("day:") && key !== "gap" && bottom > top) return { key, offset: bottom - top };
     }
     return null;
   }
@@ -177,6 +245,7 @@ export class Timeline {
     this.noteScroll();
     if (this.following) this.pill.hidden = true;
     if (this.hasOlder && this.scroller.scrollTop < TOP_TRIGGER) this.actions.loadOlder();
+    this.afterMove();
   }
 }
 
