@@ -8,9 +8,9 @@
 //   make -C bench search ARGS="--backend postgres"
 //   node search.mjs --messages 100000 --queries 200
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
 
@@ -28,6 +28,8 @@ const { values: opts } = parseArgs({
     queries: { type: "string", default: "300" },
     postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432" },
     out: { type: "string", default: join(import.meta.dirname, "results", "search.md") },
+    /** Leaves the seeded SQLite file in place (its path is printed), to look into. */
+    keep: { type: "boolean", default: false },
   },
 });
 const N = Number(opts.messages);
@@ -55,7 +57,13 @@ function word(i) {
  */
 function seedSql(backend) {
   const vocab = Array.from({ length: VOCAB }, (_, i) => `(${i}, '${word(i)}')`).join(",");
-  const hash = (k) => `((n.i * 2654435761 + ${k} * 97531) % 4294967296)`;
+  // A hash of (i, k) that mixes well enough that a message's words are
+  // independent of each other (SQL without XOR: a ^ b = (a | b) - (a & b)).
+  const hash = (k) => {
+    const a = `((n.i * ${WORDS} + ${k}) * 2654435761 % 4294967296)`;
+    const mixed = `((${a} | (${a} >> 15)) - (${a} & (${a} >> 15)))`;
+    return `(${mixed} * 73244475 % 4294967296)`;
+  };
   const pick = (k) => `(SELECT w FROM vocab WHERE vocab.i = ((${hash(k)} % ${VOCAB}) * (${hash(k)} % ${VOCAB})) / ${VOCAB})`;
   const words = Array.from({ length: WORDS }, (_, k) => pick(k)).join(" || ' ' || ");
   const user = backend === "sqlite" ? "printf('%032x', n.i % 1000)" : "lpad(to_hex(n.i % 1000), 32, '0')";
@@ -81,8 +89,8 @@ function queries(count) {
   const kinds = {
     "rare word (top 50% of the vocabulary)": () => word(at(VOCAB / 2, VOCAB)),
     "common word (top 1%)": () => word(at(0, VOCAB / 100)),
-    "two words": () => `${word(at(0, VOCAB / 10))} ${word(at(0, VOCAB))}`,
-    "phrase": () => `"${word(at(0, VOCAB / 20))} ${word(at(0, VOCAB / 20))}"`,
+    "two common words (top 1% and top 5%)": () => `${word(at(0, VOCAB / 100))} ${word(at(0, VOCAB / 20))}`,
+    "phrase of two very common words (top 0.1%)": () => `"${word(at(0, VOCAB / 1000))} ${word(at(0, VOCAB / 1000))}"`,
   };
   const list = [];
   for (let i = 0; i < count; i += 1) {
@@ -151,7 +159,8 @@ async function main() {
         console.error(`could not drop ${dbName}: ${error.message}`);
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.keep) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -167,7 +176,7 @@ function report({ byKind, all, seedSeconds }) {
   const lines = [
     `## ${opts.backend === "sqlite" ? "SQLite (FTS5)" : "PostgreSQL (tsvector, GIN)"}: ${N.toLocaleString("en")} messages`,
     "",
-    `${new Date().toISOString().slice(0, 16)} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), release build, ` +
+    `${new Date().toISOString().slice(0, 16)} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), \`${relative(ROOT, process.env.BAATCHIT_BIN)}\`, ` +
       `${ROOMS} public rooms, ${WORDS} words a message from a ${VOCAB}-word vocabulary (skewed: few words are everywhere), ` +
       `seeded in ${seedSeconds.toFixed(0)} s by SQL. One connection, one search at a time, limit 20, ` +
       "times measured by the client from emit to ack (milliseconds).",
@@ -186,7 +195,7 @@ function report({ byKind, all, seedSeconds }) {
   const header = "# Search benchmark\n\nWritten by `make -C bench search` (see bench/README.md); newest run first per backend.\n\n";
   let kept = "";
   try {
-    const old = execFileSync("cat", [opts.out], { encoding: "utf8" });
+    const old = readFileSync(opts.out, "utf8");
     const own = lines[0];
     kept = old.replace(header, "").split(/(?=^## )/m).filter((s) => s.trim() && !s.startsWith(own.split(":")[0])).join("");
   } catch {
