@@ -199,7 +199,8 @@ function report({ byKind, all, seedSeconds, load }) {
     "",
     `Load average (1 min) ${load[0].toFixed(1)} before and ${load[1].toFixed(1)} after the queries: ` +
       "other tenants share the machine, so wall times include waiting for a core; " +
-      "`server CPU` is the server's own CPU time per query (mean, from /proc, 10 ms ticks).",
+      "`server CPU` is the server's own CPU time per query (mean, from /proc, 10 ms ticks)" +
+      (opts.backend === "postgres" ? "; the search itself runs in PostgreSQL's processes, not counted there." : "."),
     "",
     "| query | n | p50 | p95 | p99 | max | server CPU | results |",
     "|---|---|---|---|---|---|---|---|",
