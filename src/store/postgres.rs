@@ -88,6 +88,8 @@ const TSVECTOR: search::Dialect = search::Dialect {
     from: "messages m",
     matches: "m.search @@ websearch_to_tsquery('simple', $1)",
     rank: "ts_rank(m.search, websearch_to_tsquery('simple', $1)) DESC",
+    // Ranking needs each row's tsvector from the table: nothing to save.
+    candidates: None,
 };
 
 #[async_trait::async_trait]

@@ -16,7 +16,16 @@ pub(super) struct Dialect {
     pub matches: &'static str,
     /// The order, best first.
     pub rank: &'static str,
+    /// Ids of the best `$2` matches of `$1` in that order, read from the
+    /// index alone (no message rows), when the index can rank by itself.
+    pub candidates: Option<&'static str>,
 }
+
+/// How many of the best matches are read from the index first. A common
+/// word matches tens of thousands of messages: ranking them in the index
+/// and reading only these rows halves the work. If too few of them are in
+/// the user's scope, the search runs again over every match.
+const CANDIDATES: i64 = 500;
 
 /// What to search for, where, and for whom.
 #[derive(Debug, Clone)]
@@ -54,12 +63,27 @@ where
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     MessageRow: for<'r> sqlx::FromRow<'r, DB::Row>,
     ReactionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    let Dialect { from, matches, rank } = dialect;
+    if let (Some(candidates), None) = (dialect.candidates, &search.room) {
+        let ids: Vec<(i64,)> = sqlx::query_as(candidates)
+            .bind(query.clone())
+            .bind(CANDIDATES)
+            .fetch_all(&mut *conn)
+            .await?;
+        let wanted = search.limit as usize + 1;
+        let found = among::<DB>(conn, &ids, search).await?;
+        // The best matches in scope are the first ones among the best
+        // matches: enough of them, or every match, is the answer.
+        if found.len() >= wanted || (ids.len() as i64) < CANDIDATES {
+            return Ok(found.into_iter().take(wanted).collect());
+        }
+    }
+    let Dialect { from, matches, rank, .. } = dialect;
     let sql = format!(
         "SELECT {COLUMNS} FROM {from} WHERE {matches} {SCOPE} ORDER BY {rank}, m.id DESC LIMIT $5"
     );
@@ -71,6 +95,62 @@ where
         .bind(i64::from(search.limit) + 1)
         .fetch_all(&mut *conn)
         .await?;
+    with_reactions::<DB>(conn, rows).await
+}
+
+/// The messages among `ids` (best first) in the user's scope, in that order.
+async fn among<DB>(
+    conn: &mut DB::Connection,
+    ids: &[(i64,)],
+    search: &Search,
+) -> Result<Vec<Message>, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    MessageRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    ReactionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(|(id,)| id.to_string()).collect();
+    // Ids read from the database: numbers, safe to write into SQL. `$1`
+    // and `$5` are unused here but keep SCOPE's numbering.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages m WHERE m.id IN ({}) AND $1 <> '' {SCOPE} AND $5 > 0",
+        list.join(", ")
+    );
+    let mut rows: Vec<MessageRow> = sqlx::query_as(&sql)
+        .bind("-")
+        .bind(search.before.unwrap_or(i64::MAX))
+        .bind(search.user.to_string())
+        .bind("")
+        .bind(1_i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    let order: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(at, (id,))| (*id, at)).collect();
+    rows.sort_by_key(|row| order.get(&row.id()).copied().unwrap_or(usize::MAX));
+    rows.truncate(search.limit as usize + 1);
+    with_reactions::<DB>(conn, rows).await
+}
+
+/// The rows as messages, with their reactions.
+async fn with_reactions<DB>(
+    conn: &mut DB::Connection,
+    rows: Vec<MessageRow>,
+) -> Result<Vec<Message>, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    MessageRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    ReactionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
     let ids: Vec<String> = rows.iter().map(|row| row.id().to_string()).collect();
     let mut reactions = if ids.is_empty() {
         Default::default()

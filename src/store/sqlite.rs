@@ -87,6 +87,10 @@ const FTS5: search::Dialect = search::Dialect {
     from: "messages_fts JOIN messages m ON m.id = messages_fts.rowid",
     matches: "messages_fts MATCH $1",
     rank: "bm25(messages_fts)",
+    candidates: Some(
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 \
+         ORDER BY rank, rowid DESC LIMIT $2",
+    ),
 };
 
 #[async_trait::async_trait]

@@ -139,3 +139,22 @@ pub async fn the_search_index_is_filled_for_messages_stored_before_it(backend: B
     assert_eq!(hits.len(), 2, "both stored messages, a NUL character in one");
     assert!(found(&store, &search("ancient", UserId::random(), None)).await.len() == 1);
 }
+
+pub async fn search_finds_readable_matches_behind_many_better_ones_out_of_reach(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let (asha, bo, cy) = (user("Asha"), user("Bo"), user("Cy"));
+    let mut public = Vec::new();
+    for i in 0..3 {
+        public.push(say(&store, "lobby", cy.id, &format!("a heron and more words {i}")).await.id);
+    }
+    // Newer and shorter, so ranked first: hundreds of matches cy may not read.
+    let pair = store.open_conversation(&asha, &bo).await.expect("opened").pair;
+    let private: Vec<_> =
+        (0..700).map(|_| draft(pair.room.as_str(), asha.id, "heron", None)).collect();
+    store.append(&private).await.expect("appended");
+    let mut hits = found(&store, &search("heron", cy.id, None)).await;
+    hits.sort_unstable();
+    assert_eq!(hits, public);
+    assert_eq!(found(&store, &search("heron", asha.id, None)).await.len(), 21, "limit + 1");
+}
