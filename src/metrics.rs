@@ -80,6 +80,9 @@ pub struct Metrics {
     lag_sum_micros: AtomicU64,
     /// Gaps in a room's stream filled from the database.
     pub gap_reads: AtomicU64,
+    /// Rooms this process's stream follows, and the bytes their tails hold.
+    pub followed_rooms: AtomicI64,
+    pub tail_bytes: AtomicI64,
     pub cluster: ClusterMetrics,
     http_refusals: [AtomicU64; HttpRefusal::ALL.len()],
 }
@@ -127,6 +130,18 @@ impl Metrics {
         );
         gauge(&mut out, "users", "Distinct users present in any room.", users as i64);
         gauge(&mut out, "rooms", "Rooms with anyone in them.", rooms as i64);
+        gauge(
+            &mut out,
+            "followed_rooms",
+            "Rooms whose order this process keeps (rooms its connections are or were in).",
+            self.followed_rooms.load(Relaxed),
+        );
+        gauge(
+            &mut out,
+            "room_tail_bytes",
+            "Bytes the rooms' tails (their newest messages, kept for joins) hold.",
+            self.tail_bytes.load(Relaxed),
+        );
         counter(
             &mut out,
             "messages_stored_total",

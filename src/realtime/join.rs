@@ -5,8 +5,10 @@ use super::history::Shown;
 use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
 use super::refusal::{Done, reply};
+use super::tail::TAIL_LEN;
 use super::{Conn, Hub, Refusal, direct, typing};
 use crate::domain::{Change, DisplayName, Entry, Message, RoomName, Seq, User};
+use crate::store::Slice;
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -15,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Most messages a join with `since` returns (a plain join returns the
-/// room's tail: [`super::tail::TAIL_LEN`]).
+/// room's newest [`TAIL_LEN`]).
 const CATCH_UP_LIMIT: u32 = 500;
 
 #[derive(Serialize)]
@@ -120,11 +122,15 @@ async fn catch_up<A: Adapter>(
     since: Option<Seq>,
 ) -> Result<CaughtUp, Refusal> {
     let attached = hub.streams.attach(s.clone(), room.clone(), since).await?;
-    let Some(since) = since else {
-        let has_more = attached.has_older;
-        return Ok(CaughtUp { history: attached.recent, changes: vec![], has_more });
-    };
     let ceiling = attached.ceiling;
+    let Some(since) = since else {
+        return match attached.recent {
+            Some(history) => {
+                Ok(CaughtUp { history, changes: vec![], has_more: attached.has_older })
+            }
+            None => newest(hub, room, ceiling).await,
+        };
+    };
     if let Some(after) = attached.after {
         let (history, changes) = split(after, since);
         return Ok(CaughtUp { history, changes, has_more: false });
@@ -139,6 +145,19 @@ async fn catch_up<A: Adapter>(
     let has_more = page.has_more && entries.len() == fetched && last < ceiling;
     let (history, changes) = split(entries, since);
     Ok(CaughtUp { history, changes, has_more })
+}
+
+/// The room's newest messages up to `ceiling`, from the database. Their
+/// state may already show changes after it, which the connection also
+/// receives live: a change carries the message's whole state, so receiving
+/// it again changes nothing.
+async fn newest<A: Adapter>(
+    hub: &Hub<A>,
+    room: &RoomName,
+    ceiling: Seq,
+) -> Result<CaughtUp, Refusal> {
+    let page = hub.store.read(room, Slice::Before(ceiling + 1), TAIL_LEN as u32).await?;
+    Ok(CaughtUp { history: page.messages, changes: vec![], has_more: page.has_more })
 }
 
 /// The messages created after `since` and the changes to older messages,

@@ -6,6 +6,7 @@ mod change;
 mod conn;
 mod direct;
 mod fanout;
+mod followed;
 mod history;
 mod join;
 pub mod limits;
@@ -22,6 +23,7 @@ mod session;
 mod stream;
 mod tail;
 mod typing;
+mod weight;
 pub mod writer;
 
 pub use conn::Conn;

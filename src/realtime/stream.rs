@@ -15,6 +15,7 @@
 
 use super::Refusal;
 use super::fanout::{self, Skip};
+use super::followed::{Budget, Followed};
 use super::tail::{Attached, TAIL_LEN, Tail};
 use super::writer::Outcome;
 use crate::domain::{Entry, RoomName, Seq};
@@ -24,7 +25,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -37,10 +38,6 @@ pub const GAP_WAIT: Duration = Duration::from_millis(150);
 
 /// Most messages one gap read fetches (more are read on the next round).
 const GAP_READ: u32 = 500;
-
-/// Past this many followed rooms, rooms nobody here is in are dropped;
-/// they reload from the database on the next join.
-const MAX_ROOMS: usize = 10_000;
 
 /// A log entry to deliver, with what is known of where it came from.
 #[derive(Debug)]
@@ -127,20 +124,11 @@ impl<A: Adapter> Handle<A> {
     }
 }
 
-/// One followed room: its tail and the messages that came too early.
-#[derive(Default)]
-struct RoomStream {
-    tail: Tail,
-    early: BTreeMap<Seq, Delivery>,
-    /// When the current gap was first seen.
-    gap_since: Option<Instant>,
-}
-
 struct Streams<A: Adapter> {
     io: SocketIo<A>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
-    rooms: HashMap<RoomName, RoomStream>,
+    rooms: Followed,
     /// Rooms with a gap, checked every tick.
     gaps: HashSet<RoomName>,
     /// Other processes write to the same rooms (cluster mode).
@@ -161,8 +149,8 @@ pub fn spawn<A: Adapter>(
     shared: bool,
     mut inputs: Inputs<A>,
 ) {
-    let mut streams =
-        Streams { io, store, metrics, rooms: HashMap::new(), gaps: HashSet::new(), shared };
+    let rooms = Followed::new(Budget::default());
+    let mut streams = Streams { io, store, metrics, rooms, gaps: HashSet::new(), shared };
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(GAP_WAIT / 3);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -187,7 +175,7 @@ impl<A: Adapter> Streams<A> {
                 let _ = reply.send(self.attach(&socket, room, since).await);
             }
             Input::Hint { room, seq } => {
-                let behind = self.rooms.get(&room).is_some_and(|s| s.tail.last() < seq);
+                let behind = self.rooms.get(&room).is_some_and(|s| s.last() < seq);
                 if behind {
                     self.metrics.gap_reads.fetch_add(1, Relaxed);
                     self.catch_up(&room).await;
@@ -206,11 +194,11 @@ impl<A: Adapter> Streams<A> {
             return;
         };
         let seq = delivery.entry.seq();
-        if seq <= stream.tail.last() {
+        if seq <= stream.last() {
             delivery.acknowledge(); // already delivered from a database read
             return;
         }
-        if seq > stream.tail.last() + 1 {
+        if seq > stream.last() + 1 {
             stream.early.insert(seq, delivery);
             stream.gap_since.get_or_insert_with(Instant::now);
             self.gaps.insert(room);
@@ -226,7 +214,7 @@ impl<A: Adapter> Streams<A> {
             let Some(stream) = self.rooms.get_mut(room) else {
                 return;
             };
-            let next = stream.tail.last() + 1;
+            let next = stream.last() + 1;
             while stream.early.first_key_value().is_some_and(|(seq, _)| *seq < next) {
                 stream.early.pop_first();
             }
@@ -252,9 +240,8 @@ impl<A: Adapter> Streams<A> {
         if let Some(received) = received {
             self.metrics.delivery_lag(received.elapsed());
         }
-        if let Some(stream) = self.rooms.get_mut(room) {
-            stream.tail.push(&entry);
-        }
+        self.rooms.push(&entry);
+        self.note_memory();
     }
 
     async fn fill_overdue(&mut self) {
@@ -262,7 +249,7 @@ impl<A: Adapter> Streams<A> {
             .gaps
             .iter()
             .filter(|room| {
-                let since = self.rooms.get(*room).and_then(|s| s.gap_since);
+                let since = self.rooms.get(room).and_then(|s| s.gap_since);
                 since.is_none_or(|at| at.elapsed() >= GAP_WAIT)
             })
             .cloned()
@@ -275,7 +262,7 @@ impl<A: Adapter> Streams<A> {
 
     /// Reads what the database has after the room's last delivered seq.
     async fn catch_up(&mut self, room: &RoomName) {
-        let Some(last) = self.rooms.get(room).map(|s| s.tail.last()) else {
+        let Some(last) = self.rooms.get(room).map(|s| s.last()) else {
             self.gaps.remove(room);
             return;
         };
@@ -294,8 +281,8 @@ impl<A: Adapter> Streams<A> {
     async fn resync(&mut self) {
         let io = self.io.clone();
         self.rooms.retain(|room, _| !io.to(room.to_string()).sockets().is_empty());
-        let rooms: Vec<RoomName> = self.rooms.keys().cloned().collect();
-        for room in rooms {
+        self.note_memory();
+        for room in self.rooms.names() {
             self.catch_up(&room).await;
         }
     }
@@ -306,17 +293,24 @@ impl<A: Adapter> Streams<A> {
         room: RoomName,
         since: Option<Seq>,
     ) -> Result<Attached, Refusal> {
-        if self.shared && self.rooms.contains_key(&room) {
+        if self.shared && self.rooms.get(&room).is_some() {
             // A message acked by another process may not have come over the
             // bus yet; its sender expects a join anywhere to include it.
             self.catch_up(&room).await;
         }
-        if !self.rooms.contains_key(&room) {
-            let tail = self.load(&room).await?;
-            self.make_room();
-            self.rooms.insert(room.clone(), RoomStream { tail, ..RoomStream::default() });
-        }
-        let attached = self.rooms.get(&room).map(|s| s.tail.attached(since)).unwrap_or_default();
+        let attached = match self.rooms.attached(&room, since) {
+            Some(attached) => attached,
+            None => {
+                let tail = self.load(&room).await?;
+                // Answered before the budget trims it: it was read anyway.
+                let attached = tail.attached(since);
+                let io = self.io.clone();
+                let idle = move |room: &RoomName| io.to(room.to_string()).sockets().is_empty();
+                self.rooms.insert(room.clone(), tail, idle);
+                self.note_memory();
+                attached
+            }
+        };
         // A socket gone meanwhile must not linger in the room's group.
         if !socket.connected() {
             return Err(Refusal::Unavailable);
@@ -325,24 +319,18 @@ impl<A: Adapter> Streams<A> {
         Ok(attached)
     }
 
+    fn note_memory(&self) {
+        self.metrics.followed_rooms.store(self.rooms.count() as i64, Relaxed);
+        self.metrics.tail_bytes.store(self.rooms.bytes() as i64, Relaxed);
+    }
+
     /// A room's tail from the database. The last seq is read first: the
     /// page read after it may show later changes already (they are
     /// delivered again, replacing a message's state with the same state),
     /// and messages after it are left for the stream to deliver.
     async fn load(&self, room: &RoomName) -> Result<Tail, Refusal> {
         let last = self.store.last_seq(room).await?;
-        let page = self.store.read(room, Slice::Latest, TAIL_LEN as u32).await?;
-        let mut messages = page.messages;
-        messages.retain(|m| m.seq <= last);
-        Ok(Tail::load(messages, page.has_more, last))
-    }
-
-    fn make_room(&mut self) {
-        if self.rooms.len() < MAX_ROOMS {
-            return;
-        }
-        let io = self.io.clone();
-        self.rooms
-            .retain(|room, s| !s.early.is_empty() || !io.to(room.to_string()).sockets().is_empty());
+        let page = self.store.read(room, Slice::Before(last + 1), TAIL_LEN as u32).await?;
+        Ok(Tail::load(page.messages, page.has_more, last))
     }
 }

@@ -30,6 +30,8 @@ async fn metrics_are_prometheus_text_with_every_series() {
         "baatchit_connections ",
         "baatchit_users ",
         "baatchit_rooms ",
+        "baatchit_followed_rooms ",
+        "baatchit_room_tail_bytes ",
         "baatchit_messages_stored_total ",
         "baatchit_deliveries_total ",
         "baatchit_delivery_lag_seconds_bucket",
