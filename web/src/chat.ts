@@ -215,7 +215,9 @@ export class Chat {
     const generation = (this.joiningGeneration = this.generation);
     const room = this.store.state.room;
     const since = this.member && room.logSeq ? room.logSeq : undefined;
-    const first = !this.member;
+    // The first join of this visit opens at the first unread message, also
+    // when the room was shown from what this browser saved.
+    const first = !this.member || this.fromStorage;
     const ack = await this.client.join(this.target, name, since);
     if (this.joiningGeneration === generation) this.joiningGeneration = -1;
     if (generation !== this.generation) {
