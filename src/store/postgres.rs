@@ -88,8 +88,17 @@ const TSVECTOR: search::Dialect = search::Dialect {
     from: "messages m",
     matches: "m.search @@ websearch_to_tsquery('simple', $1)",
     rank: "ts_rank(m.search, websearch_to_tsquery('simple', $1)) DESC",
-    // Ranking needs each row's tsvector from the table: nothing to save.
-    candidates: None,
+    // `ts_rank` reads each match's tsvector from the table, so a common
+    // word (tens of thousands of matches) is ranked among its newest
+    // matches only, found in the GIN index and the id order.
+    candidates: Some(search::Candidates {
+        sql: "WITH newest AS (SELECT m.id, m.search FROM messages m \
+              WHERE m.search @@ websearch_to_tsquery('simple', $1) AND m.id < $3 \
+              ORDER BY m.id DESC LIMIT $2) \
+              SELECT id FROM newest \
+              ORDER BY ts_rank(search, websearch_to_tsquery('simple', $1)) DESC, id DESC",
+        count: 1000,
+    }),
 };
 
 #[async_trait::async_trait]

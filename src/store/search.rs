@@ -16,16 +16,21 @@ pub(super) struct Dialect {
     pub matches: &'static str,
     /// The order, best first.
     pub rank: &'static str,
-    /// Ids of the best `$2` matches of `$1` in that order, read from the
-    /// index alone (no message rows), when the index can rank by itself.
-    pub candidates: Option<&'static str>,
+    /// Ids of up to `$2` matches of `$1` with ids below `$3`, best first,
+    /// to read before the full search, and how many to ask for.
+    pub candidates: Option<Candidates>,
 }
 
-/// How many of the best matches are read from the index first. A common
-/// word matches tens of thousands of messages: ranking them in the index
-/// and reading only these rows halves the work. If too few of them are in
-/// the user's scope, the search runs again over every match.
-const CANDIDATES: i64 = 500;
+/// A cheap first pass: a common word matches tens of thousands of
+/// messages, and ranking all of them is most of a search's work. If too
+/// few of the candidates are in the user's scope, the search runs again
+/// over every match.
+pub(super) struct Candidates {
+    /// The query: `$1` the query, `$2` how many, `$3` ids below.
+    pub sql: &'static str,
+    /// How many candidates to ask for.
+    pub count: i64,
+}
 
 /// What to search for, where, and for whom.
 #[derive(Debug, Clone)]
@@ -59,7 +64,7 @@ pub(super) async fn search<DB>(
     search: &Search,
 ) -> Result<Vec<Message>, StoreError>
 where
-    DB: sqlx::Database,
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     MessageRow: for<'r> sqlx::FromRow<'r, DB::Row>,
     ReactionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
@@ -69,17 +74,21 @@ where
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    if let (Some(candidates), None) = (dialect.candidates, &search.room) {
-        let ids: Vec<(i64,)> = sqlx::query_as(candidates)
+    if let (Some(candidates), None) = (&dialect.candidates, &search.room) {
+        // Planned for each query's words (no cached generic plan): a
+        // common word is best found by walking the ids down, a rare one in
+        // the index, and only its own statistics tell which it is.
+        let ids: Vec<(i64,)> = sqlx::query_as(candidates.sql)
+            .persistent(false)
             .bind(query.clone())
-            .bind(CANDIDATES)
+            .bind(candidates.count)
+            .bind(search.before.unwrap_or(i64::MAX))
             .fetch_all(&mut *conn)
             .await?;
         let wanted = search.limit as usize + 1;
         let found = among::<DB>(conn, &ids, search).await?;
-        // The best matches in scope are the first ones among the best
-        // matches: enough of them, or every match, is the answer.
-        if found.len() >= wanted || (ids.len() as i64) < CANDIDATES {
+        // Enough of the candidates in scope, or every match, is the answer.
+        if found.len() >= wanted || (ids.len() as i64) < candidates.count {
             return Ok(found.into_iter().take(wanted).collect());
         }
     }

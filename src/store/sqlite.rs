@@ -87,10 +87,13 @@ const FTS5: search::Dialect = search::Dialect {
     from: "messages_fts JOIN messages m ON m.id = messages_fts.rowid",
     matches: "messages_fts MATCH $1",
     rank: "bm25(messages_fts)",
-    candidates: Some(
-        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 \
-         ORDER BY rank, rowid DESC LIMIT $2",
-    ),
+    // The index ranks by itself: the best 500 matches are read from it
+    // alone (no message rows), the same first results as the full search.
+    candidates: Some(search::Candidates {
+        sql: "SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1 AND rowid < $3 \
+              ORDER BY rank, rowid DESC LIMIT $2",
+        count: 500,
+    }),
 };
 
 #[async_trait::async_trait]

@@ -8,7 +8,7 @@ fn baat_chit() -> Command {
 
 /// Every flag of `Config`: its environment variable and its default
 /// (`None`: off unless given).
-const FLAGS: [(&str, &str, Option<&str>); 18] = [
+const FLAGS: [(&str, &str, Option<&str>); 19] = [
     ("--listen", "BAATCHIT_LISTEN", Some("127.0.0.1:3000")),
     ("--database", "BAATCHIT_DATABASE", Some("sqlite://baat-chit.db")),
     ("--presence-grace", "BAATCHIT_PRESENCE_GRACE", Some("5")),

@@ -158,3 +158,24 @@ pub async fn search_finds_readable_matches_behind_many_better_ones_out_of_reach(
     assert_eq!(hits, public);
     assert_eq!(found(&store, &search("heron", asha.id, None)).await.len(), 21, "limit + 1");
 }
+
+pub async fn search_finds_readable_matches_older_than_thousands_of_newer_unreadable_ones(
+    backend: Backend,
+) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let (asha, bo, cy) = (user("Asha"), user("Bo"), user("Cy"));
+    let old = say(&store, "lobby", cy.id, "an egret").await.id;
+    // More newer matches than either backend's first pass reads (SQLite's
+    // best 500, PostgreSQL's newest 1,000), none of them readable by cy.
+    let pair = store.open_conversation(&asha, &bo).await.expect("opened").pair;
+    let private: Vec<_> =
+        (0..1_100).map(|_| draft(pair.room.as_str(), asha.id, "egret egret", None)).collect();
+    for chunk in private.chunks(500) {
+        store.append(chunk).await.expect("appended");
+    }
+    assert_eq!(found(&store, &search("egret", cy.id, None)).await, vec![old]);
+    let newest = found(&store, &search("egret", asha.id, None)).await;
+    assert_eq!(newest.len(), 21, "limit + 1");
+    assert!(!newest.contains(&old), "ranked below the twice-said ones");
+}

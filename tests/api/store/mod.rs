@@ -71,6 +71,7 @@ conformance!(
     search_finds_a_conversation_only_for_its_two_users,
     the_search_index_is_filled_for_messages_stored_before_it,
     search_finds_readable_matches_behind_many_better_ones_out_of_reach,
+    search_finds_readable_matches_older_than_thousands_of_newer_unreadable_ones,
 );
 
 fn draft(room: &str, user: UserId, text: &str, client_id: Option<&str>) -> MessageDraft {
