@@ -91,6 +91,17 @@ fn is_connection_error(error: &io::Error) -> bool {
     )
 }
 
+/// Gives the request an owned copy of its URI. hyper's is a slice of the
+/// connection's 8 KiB read buffer; axum copies it into the extensions
+/// (`OriginalUri`), and Engine.IO keeps a session's request parts for the
+/// session's life, so without the copy every websocket kept that buffer
+/// after hyper let go of the connection (bench/README.md, S4).
+fn detach_uri(request: &mut Request) {
+    if let Ok(uri) = request.uri().to_string().parse() {
+        *request.uri_mut() = uri;
+    }
+}
+
 async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
@@ -102,6 +113,7 @@ async fn serve_connection(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
+        detach_uri(&mut request);
         // A Router is always ready: no `poll_ready` needed.
         router.clone().call(request)
     });

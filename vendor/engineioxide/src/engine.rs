@@ -53,7 +53,7 @@ impl<H: EngineIoHandler> EngineIo<H> {
             protocol,
             transport,
             &self.config,
-            req,
+            detach(req),
             close_fn,
             supports_binary,
         );
@@ -114,6 +114,34 @@ impl<H: EngineIoHandler> EngineIo<H> {
     }
 }
 
+/// The request parts with their URI and header values copied out.
+///
+/// hyper parses a request head in place: the URI and every header value
+/// are slices of its connection read buffer (8 KiB), so keeping them for
+/// the session's life keeps the whole buffer, even once the connection
+/// was upgraded to a websocket and hyper is gone. The copies take a few
+/// hundred bytes.
+fn detach(mut parts: Parts) -> Parts {
+    if let Ok(uri) = parts.uri.to_string().parse() {
+        parts.uri = uri;
+    }
+    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    let mut name = None;
+    for (key, value) in std::mem::take(&mut parts.headers) {
+        // `into_iter` names a header once, before its first value.
+        if key.is_some() {
+            name = key;
+        }
+        let Some(name) = &name else { continue };
+        let mut copy =
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        headers.append(name.clone(), copy);
+    }
+    parts.headers = headers;
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
@@ -150,6 +178,21 @@ mod tests {
     fn create_engine() -> Arc<EngineIo<MockHandler>> {
         let config = EngineIoConfig::default();
         Arc::new(EngineIo::new(Arc::new(MockHandler), config))
+    }
+
+    #[test]
+    fn detached_parts_equal_the_request() {
+        let (parts, _) = Request::get("/socket.io/?EIO=4&transport=websocket")
+            .header("x-two", "a")
+            .header("x-two", "b")
+            .header("host", "example.org")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let detached = detach(parts.clone());
+        assert_eq!(detached.uri, parts.uri);
+        assert_eq!(detached.headers, parts.headers);
+        assert_eq!(detached.method, parts.method);
     }
 
     #[tokio::test]

@@ -118,6 +118,53 @@ pub async fn on_init<H: EngineIoHandler, S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Boxed: the setup's state (the stream before it is split, the upgrade's
+    // timers) would otherwise size this future, and so the task that runs
+    // it for as long as the connection lives.
+    let (socket, ws) = Box::pin(setup::<H, S>(&engine, conn, protocol, sid, req_data)).await?;
+    let (tx, rx) = ws.split();
+
+    // Pipe between websocket and internal socket channel.
+    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
+
+    // pipe between internal socket channel and websocket
+    match forward_to_handler(&engine, rx, &socket)
+        .with_cancellation_token(&socket.cancellation_token)
+        .await
+    {
+        Some(Err(ref e)) => {
+            let reason =
+                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+
+            #[cfg(feature = "tracing")]
+            tracing::debug!("error when handling packet: {:?}", e);
+            engine.close_session(socket.id, reason);
+        }
+        Some(Ok(())) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "ws transport was closed");
+            engine.close_session(socket.id, DisconnectReason::TransportClose);
+        }
+        None => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "socket is closing");
+        }
+    }
+    Ok(())
+}
+
+/// Opens the session (or upgrades the polling one) and returns it with
+/// the websocket stream, ready to be split.
+async fn setup<H: EngineIoHandler, S>(
+    engine: &Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Parts,
+) -> Result<(Arc<Socket<H::Data>>, WebSocketStream<S>), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(engine.config.ws_read_buffer_size)
         .max_message_size(Some(engine.config.ws_max_message_size))
@@ -165,35 +212,7 @@ where
             .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
         (socket, ws)
     };
-    let (tx, rx) = ws.split();
-
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
-
-    // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
-        Some(Err(ref e)) => {
-            let reason =
-                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
-
-            #[cfg(feature = "tracing")]
-            tracing::debug!("error when handling packet: {:?}", e);
-            engine.close_session(socket.id, reason);
-        }
-        Some(Ok(())) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "ws transport was closed");
-            engine.close_session(socket.id, DisconnectReason::TransportClose);
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
-        }
-    }
-    Ok(())
+    Ok((socket, ws))
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
@@ -317,11 +336,11 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                 items = buffered_rx.recv() => {
                     match items {
                         Some(packets) => {
-                            for item in packets {
+                            for item in *packets {
                                 map_fn!(item);
                             }
                             while let Ok(packets) = buffered_rx.try_recv() {
-                                for item in packets {
+                                for item in *packets {
                                     map_fn!(item);
                                 }
                             }
@@ -429,7 +448,7 @@ where
     // We send a last Noop request to close a potential waiting polling request.
     socket
         .internal_tx
-        .send(smallvec![Packet::Noop])
+        .send(Box::new(smallvec![Packet::Noop]))
         .await
         .map_err(|_| Error::Upgrade)?;
 
