@@ -61,7 +61,7 @@ describe("screenshots", () => {
     const greta = await joinBot(server.url, "Greta", { protocol: 2 });
     const ask = (event, payload) => greta.socket.timeout(5000).emitWithAck(event, payload);
     const { messages } = await ask("history", { room: "general" });
-    const ashaId = messages.find((m) => m.text.startsWith("That was the plan")).user.id;
+    const ashaId = messages.find((m) => m.text?.startsWith("That was the plan")).user.id;
     const { conversation } = await ask("dm", { userId: ashaId });
     await ask("join", { room: conversation.room, name: "Greta" });
     await ask("message", { room: conversation.room, text: "Could you send me the slides before the review?" });
@@ -154,8 +154,13 @@ describe("screenshots", () => {
     await omar.say("Yes, and let's keep it to 45 minutes.");
     await ravi.say("Press release draft is ready for review.");
     await ravi.say("Launch moved to Monday 09:00.");
+    // Leila's page may still be joining #lobby: take her from the join's list or her presence.
+    const leilaJoins = new Promise((resolve) => ravi.socket.on("presence", (p) => {
+      const found = p.room === "lobby" && p.joined.find((u) => u.name === "Leila");
+      if (found) resolve(found);
+    }));
     const { users } = await ravi.socket.timeout(5000).emitWithAck("join", { room: "lobby", name: "Ravi" });
-    const leila = users.find((u) => u.name === "Leila");
+    const leila = users.find((u) => u.name === "Leila") ?? (await leilaJoins);
     const { conversation } = await ravi.socket.timeout(5000).emitWithAck("dm", { userId: leila.id });
     await ravi.socket.timeout(5000).emitWithAck("join", { room: conversation.room, name: "Ravi" });
     await ravi.socket.timeout(5000).emitWithAck("message", { room: conversation.room, text: "Could you review the press release before Friday?" });
