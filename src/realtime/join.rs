@@ -229,23 +229,8 @@ pub fn conn_of<A: Adapter>(s: &SocketRef<A>) -> Result<Arc<Conn>, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ChangeKind, MessageText, UserId};
-
-    fn message(id: i64, seq: Seq, text: &str) -> Message {
-        Message {
-            id,
-            room: RoomName::parse("r").expect("room"),
-            seq,
-            user: User { id: UserId::random(), name: DisplayName::parse("a").expect("name") },
-            text: MessageText::parse(text.into()).expect("text"),
-            ts: 0,
-            client_id: None,
-            edited_at: None,
-            deleted: false,
-            reply_to: None,
-            reactions: vec![],
-        }
-    }
+    use crate::domain::ChangeKind;
+    use crate::realtime::tail::tests::message_with as message;
 
     fn edit(seq: Seq, message: Message) -> Entry {
         let user = message.user.clone();
