@@ -14,13 +14,17 @@ run: web
 	$(CARGO) run --release
 
 # Every test: formatting, lints (the bench crates too), strict TypeScript, Rust unit and
-# integration tests (the store's against SQLite and PostgreSQL), the
-# contract suite (on one process, then on a cluster of three), the browser
-# suite and the cluster suite. The cluster runs need PostgreSQL and Redis on
-# this machine, and nginx (see README.md).
+# integration tests (the store's against SQLite and PostgreSQL), a smoke of
+# the benchmark suite (S1 to S6, tiny, on the debug builds: bench/Makefile's
+# test-smoke, which also builds the load generator and the bench servers
+# and installs bench/node_modules), the contract suite (on one process,
+# then on a cluster of three), the browser suite and the cluster suite. The
+# cluster runs need PostgreSQL and Redis on this machine, and nginx (see
+# README.md).
 test: web check
 	$(CARGO) test
 	$(CARGO) build
+	$(MAKE) -C bench test-smoke CARGO="$(CARGO)"
 	npm run test:contract
 	npm run test:contract:cluster
 	npm run test:browser

@@ -2,8 +2,9 @@
 // cluster of three) against a Node.js Socket.IO baseline
 // (bench/baseline/server.mjs), a plain socketioxide server and a
 // raw-websocket ceiling (bench/servers), all driven by the same load
-// generator (bench/loadgen, Rust; or bench/load, Node). Not part of the
-// test suite.
+// generator (bench/loadgen, Rust; or bench/load, Node). `make test` runs
+// only a tiny smoke of it (bench/Makefile's test-smoke: --profile debug
+// --parallel --strict).
 //
 //   node bench/run.mjs [--reps 3] [--duration 10] [--scenarios fanout,rooms,idle,storm] ...
 //   node bench/run.mjs --servers rust,node,plain,raw --scenarios s1,s2,s3,s4,s5,s6   (make -C bench perf)
@@ -61,6 +62,13 @@ const { values: opt } = parseArgs({
     "s6-rooms": { type: "string", default: "500" },
     "s6-rate": { type: "string", default: "2" }, // S6: msg/s per room during the storm
     "no-build": { type: "boolean", default: false },
+    // Which cargo build to run: target/release (the benchmark) or target/debug
+    // (what `cargo build` leaves; `make test`'s smoke, which checks correctness,
+    // not figures). BAATCHIT_BENCH_PROFILE sets the default.
+    profile: { type: "string", default: process.env.BAATCHIT_BENCH_PROFILE ?? "release" },
+    // Run the server kinds of each repetition at once instead of one after
+    // the other: quicker, but they share the CPU, so only for the smoke.
+    parallel: { type: "boolean", default: false },
     out: { type: "string", default: join(BENCH, "results", "latest.md") },
     help: { type: "boolean", default: false },
   },
@@ -77,12 +85,19 @@ const num = (name) => Number(opt[name]);
 const REPS = num("reps");
 const DURATION = num("duration") * 1000;
 const WARMUP = num("warmup") * 1000;
-const RUST_BIN = process.env.BAATCHIT_BIN ?? join(ROOT, "target", "release", "baat-chit");
+const PROFILE = opt.profile;
+if (PROFILE !== "release" && PROFILE !== "debug") {
+  console.error(`unknown --profile ${PROFILE} (release, debug)`);
+  process.exit(1);
+}
+/** Where the binaries are, relative to the repository (the report names them so). */
+const BIN_DIR = `target/${PROFILE}`;
+const RUST_BIN = process.env.BAATCHIT_BIN ?? join(ROOT, BIN_DIR, "baat-chit");
 const LOADGEN = opt.loadgen;
-const LOADGEN_BIN = join(ROOT, "target", "release", "baat-chit-loadgen");
+const LOADGEN_BIN = join(ROOT, BIN_DIR, "baat-chit-loadgen");
 /** The bench's own comparison servers (bench/servers). */
-const PLAIN_BIN = join(ROOT, "target", "release", "plain-socketioxide");
-const RAW_BIN = join(ROOT, "target", "release", "raw-ws");
+const PLAIN_BIN = join(ROOT, BIN_DIR, "plain-socketioxide");
+const RAW_BIN = join(ROOT, BIN_DIR, "raw-ws");
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString()) || 100;
 
 /** Whole-machine CPU seconds so far: { busy, steal } (from /proc/stat). */
@@ -509,9 +524,10 @@ function backingPercent(before, after, seconds) {
 async function measureWindow(workers, server, senders, rate, receivers) {
   const LEAD = 500; // ms for the window's bounds to reach every worker
   const started = now();
-  // Senders go on for a second after the window closes, so its last
-  // messages meet the same load as its first.
-  const sending = all(workers, "send", { ...senders, rate, size: num("size"), ms: WARMUP + LEAD + DURATION + 1000 }, 300_000);
+  // Senders go on for a second (or the window's length, if shorter) after
+  // the window closes, so its last messages meet the same load as its first.
+  const TAIL = Math.min(1000, DURATION);
+  const sending = all(workers, "send", { ...senders, rate, size: num("size"), ms: WARMUP + LEAD + DURATION + TAIL }, 300_000);
   const from = started + WARMUP + LEAD;
   const to = from + DURATION;
   await sleep(WARMUP);
@@ -666,6 +682,8 @@ async function sustainedSearch(kind, notes, details, plan) {
     if (lost > 0) failed.push(`${lost.toLocaleString("en-US")} of ${load.expected.toLocaleString("en-US")} deliveries missing`);
     if (lost < 0) failed.push(`${(-lost).toLocaleString("en-US")} deliveries more than sent (duplicates?)`);
     if (load.acked < load.sent) failed.push(`${load.sent - load.acked} of ${load.sent} sends not acked ok (${load.sendFailures})`);
+    // --strict (the smoke) fails on any loss, even in a step the search moves past.
+    if (opt.strict) for (const why of failed) notes.push(`at ${fmt(rate * senders)} msg/s: ${why}`);
     if (!(load.p99 <= limit)) failed.push(`p99 ${fmt(load.p99)} ms > ${limit} ms`);
     // The load generator could not offer the rate: no point going higher.
     const short = load.sentPerSec < rate * senders * 0.95;
@@ -973,24 +991,29 @@ async function reconnectStorm(server, workers, notes) {
   await connectAll(workers, server.urls, n, notes);
   await joinAll(workers, { range: [0, n], groupSize: size, concurrency: 100, track: true }, n, notes);
   await settle(server);
-  // Send before, through and after the storm (which should take under 5 s).
-  const ms = 1500 + DURATION + 3000;
+  // Send before, through and after the storm (which should take under 5 s);
+  // a --duration under 1.5 s (the smoke) shortens the margins with it.
+  const margin = Math.min(1500, DURATION);
+  const ms = margin + DURATION + 2 * margin;
   const sending = all(workers, "send", { range: [0, n], stride: size, rate: num("s6-rate"), size: num("size"), ms }, 300_000);
-  await sleep(1500);
+  await sleep(margin);
   const storms = await all(workers, "reconnect", { range: [0, n] }, 120_000);
   const droppedAt = Math.min(...storms.map((r) => r.droppedAt));
   const lastAckAt = Math.max(...storms.map((r) => r.lastAckAt));
   const rejoined = storms.reduce((m, r) => m + r.rejoined, 0);
   if (rejoined < n) notes.push(`only ${rejoined} of ${n} came back: ${fmtFailures(storms)}`);
-  await sending;
-  await sleep(1500); // the last messages' deliveries
-  const top = {};
-  for (const { rooms } of await all(workers, "seqReport")) {
-    for (const [room, seq] of Object.entries(rooms)) top[room] = Math.max(top[room] ?? 0, seq);
+  await sending; // every send answered (or 5 s passed)
+  await sleep(margin); // the last messages' deliveries, and any late duplicate
+  // Then until every client holds every seq, or nothing changes for 2 s (a
+  // busy machine, a debug build).
+  let { top, checks, missing, doubled } = await checkSeqs(workers);
+  let lastProgress = now();
+  while (missing > 0 && now() - lastProgress < 2000) {
+    await sleep(250);
+    const next = await checkSeqs(workers);
+    if (next.missing !== missing || next.doubled !== doubled) lastProgress = now();
+    ({ top, checks, missing, doubled } = next);
   }
-  const checks = await all(workers, "seqCheck", { max: top });
-  const missing = checks.reduce((m, c) => m + c.missing, 0);
-  const doubled = checks.reduce((m, c) => m + c.doubled, 0);
   if (missing > 0 || doubled > 0) notes.push(`${missing} messages missing and ${doubled} doubled over ${n} clients`);
   for (const example of checks.flatMap((c) => c.examples).slice(0, 3)) notes.push(`for example ${example}`);
   await checkHealth(workers, server, n, notes);
@@ -999,6 +1022,25 @@ async function reconnectStorm(server, workers, notes) {
     "messages missing": missing,
     "messages doubled": doubled,
     "messages sent in all rooms": Object.values(top).reduce((a, b) => a + b, 0),
+  };
+}
+
+/**
+ * S6's check: the highest seq any client saw per room, then every client
+ * against it; { top (room -> seq), checks (each load process's answer),
+ * missing, doubled }.
+ */
+async function checkSeqs(workers) {
+  const top = {};
+  for (const { rooms } of await all(workers, "seqReport")) {
+    for (const [room, seq] of Object.entries(rooms)) top[room] = Math.max(top[room] ?? 0, seq);
+  }
+  const checks = await all(workers, "seqCheck", { max: top });
+  return {
+    top,
+    checks,
+    missing: checks.reduce((m, c) => m + c.missing, 0),
+    doubled: checks.reduce((m, c) => m + c.doubled, 0),
   };
 }
 
@@ -1082,9 +1124,19 @@ async function main() {
   for (const k of servers) if (!LABELS[k]) throw new Error(`unknown server kind ${k} (${Object.keys(LABELS).join(", ")})`);
   if (LOADGEN !== "rust" && LOADGEN !== "node") throw new Error(`unknown --loadgen ${LOADGEN} (rust, node)`);
   if (!opt["no-build"]) {
-    console.log("building the release binaries (cargo build --release: the server, the load generator, the bench servers)…");
-    const packages = ["-p", "baat-chit", "-p", "baat-chit-loadgen", "-p", "baat-chit-bench-servers"];
-    execFileSync("cargo", ["build", "--release", "--quiet", ...packages], { cwd: ROOT, stdio: "inherit" });
+    console.log(`building the ${PROFILE} binaries (cargo build: the server, the load generator, the bench servers)…`);
+    const cargo = (...args) => execFileSync("cargo", ["build", "--quiet", ...args], { cwd: ROOT, stdio: "inherit" });
+    const bench = ["-p", "baat-chit-loadgen", "-p", "baat-chit-bench-servers"];
+    if (PROFILE === "release") {
+      cargo("--release", "-p", "baat-chit", ...bench);
+    } else {
+      // Apart, as bench/Makefile's test-smoke does: built together, the
+      // server's dependencies would get the bench crates' features too,
+      // and the server would differ from (and replace) the one `cargo
+      // build` and the tests use.
+      cargo();
+      cargo(...bench);
+    }
   }
   // Read now, not at the end: the report must name what was built and measured.
   const commit = commitOf();
@@ -1098,8 +1150,10 @@ async function main() {
     const metricNames = new Set();
     const kinds = servers.filter((k) => runsIn(name, k));
     for (let rep = 1; rep <= REPS; rep++) {
-      for (const kind of kinds) {
-        const { metrics, notes, details } = await runOnce(name, kind);
+      // --parallel (the smoke): every kind at once, then their results in order.
+      const runs = opt.parallel ? kinds.map((kind) => runOnce(name, kind)) : [];
+      for (const [i, kind] of kinds.entries()) {
+        const { metrics, notes, details } = await (opt.parallel ? runs[i] : runOnce(name, kind));
         perRep[kind].push(metrics);
         Object.keys(metrics).forEach((m) => metricNames.add(m));
         const summary = Object.entries(metrics).map(([m, v]) => `${m} ${fmt(v)}`).join(", ");
@@ -1134,7 +1188,9 @@ async function main() {
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
   report(servers, rows, allNotes, allDetails, minutes, commit);
   // The smoke's verdict: every run produced figures, and nothing was lost or doubled.
-  const broken = allNotes.filter((n) => /run failed|missing|doubled|no step passed|lost|died|never reached|not every/.test(n));
+  const broken = allNotes.filter((n) =>
+    /run failed|missing|doubled|duplicates|not acked|only \d+ of|no step passed|lost|died|never reached|not every/.test(n),
+  );
   if (opt.strict && broken.length) {
     console.error(`\n${broken.length} problem(s):\n${broken.map((n) => `- ${n}`).join("\n")}`);
     process.exit(1);
@@ -1186,11 +1242,11 @@ function report(servers, rows, notes, details, minutes, commit, quiet = false) {
       ]
     : [];
   const describe = {
-    plain: "Plain: `target/release/plain-socketioxide` (bench/servers), the same patched socketioxide as Baat-Chit with in-memory rooms, `to(room).emit` fan-out, nothing stored.",
-    raw: "Raw: `target/release/raw-ws` (bench/servers), a bare tokio websocket server that frames each broadcast once and hands every recipient the same bytes: the practical ceiling.",
-    rust: "Rust: `target/release/baat-chit " + RUST_FLAGS.join(" ") + "`, SQLite in a temp dir (every message committed before its ack).",
+    plain: `Plain: \`${BIN_DIR}/plain-socketioxide\` (bench/servers), the same patched socketioxide as Baat-Chit with in-memory rooms, \`to(room).emit\` fan-out, nothing stored.`,
+    raw: `Raw: \`${BIN_DIR}/raw-ws\` (bench/servers), a bare tokio websocket server that frames each broadcast once and hands every recipient the same bytes: the practical ceiling.`,
+    rust: `Rust: \`${BIN_DIR}/baat-chit ${RUST_FLAGS.join(" ")}\`, SQLite in a temp dir (every message committed before its ack).`,
     cluster:
-      `Cluster: ${CLUSTER_SIZE} × \`target/release/baat-chit ${RUST_FLAGS.join(" ")}\` on one fresh PostgreSQL database (127.0.0.1:5432) and one fresh Redis key prefix (127.0.0.1:6379), both on this machine; clients spread round-robin over the processes. Server RSS, CPU and lag are summed over the ${CLUSTER_SIZE} processes; PostgreSQL and Redis are not in \"server CPU\".`,
+      `Cluster: ${CLUSTER_SIZE} × \`${BIN_DIR}/baat-chit ${RUST_FLAGS.join(" ")}\` on one fresh PostgreSQL database (127.0.0.1:5432) and one fresh Redis key prefix (127.0.0.1:6379), both on this machine; clients spread round-robin over the processes. Server RSS, CPU and lag are summed over the ${CLUSTER_SIZE} processes; PostgreSQL and Redis are not in \"server CPU\".`,
     node: "Node: `bench/baseline/server.mjs`, socket.io 4 with in-memory rooms and history, presence broadcast per join (no batching).",
   };
   const title = `# Baat-Chit benchmark: ${servers.map((k) => LABELS[k]).join(", ")}`;
@@ -1199,11 +1255,17 @@ function report(servers, rows, notes, details, minutes, commit, quiet = false) {
     "",
     `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, commit ${commit}; took ${minutes} min.`,
     `Command: \`node bench/run.mjs ${process.argv.slice(2).join(" ")}\`. Medians of ${REPS} repetitions${opt.scenarios.split(",").some((n) => SCENARIOS[n].medianBy) ? " (a search's metrics all from its median repetition)" : ""}; ${DURATION / 1000} s measured after ${WARMUP / 1000} s of warm-up per load run; loopback only.`,
+    ...(PROFILE !== "release" || opt.parallel
+      ? [
+          "",
+          `**A smoke, not a measurement:** ${[PROFILE !== "release" && "debug builds", opt.parallel && "the server kinds of each scenario ran at the same time, sharing the CPU"].filter(Boolean).join("; ")}. It checks that every run works and loses nothing; its figures mean nothing.`,
+        ]
+      : []),
     "",
     ...servers.map((k) => describe[k]),
     "The load generator runs on the same 2 cores as the server, so absolute numbers are a floor, not a ceiling.",
     "",
-    `Load generator: ${LOADGEN === "rust" ? `\`target/release/baat-chit-loadgen\` (bench/loadgen), clients spread over ${opt.sources} source addresses 127.0.0.1…, ${opt.size} B message texts` : "`bench/load/worker.mjs` (Node)"}.`,
+    `Load generator: ${LOADGEN === "rust" ? `\`${BIN_DIR}/baat-chit-loadgen\` (bench/loadgen), clients spread over ${opt.sources} source addresses 127.0.0.1…, ${opt.size} B message texts` : "`bench/load/worker.mjs` (Node)"}.`,
     "",
     ...summary,
     ...header,
