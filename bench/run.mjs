@@ -1187,6 +1187,8 @@ async function main() {
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   if (commitOf() !== commit) allNotes.push(`the work tree changed during the run (now ${commitOf()})`);
   report(servers, rows, allNotes, allDetails, minutes, commit);
+  // In seconds too: the smoke's "took" would round to 0.1 min.
+  console.log(`ran for ${((Date.now() - started) / 1000).toFixed(1)} s`);
   // The smoke's verdict: every run produced figures, and nothing was lost or doubled.
   const broken = allNotes.filter((n) =>
     /run failed|missing|doubled|duplicates|not acked|only \d+ of|no step passed|lost|died|never reached|not every/.test(n),
