@@ -7,15 +7,16 @@
 
 use super::deadline::Deadline;
 use super::origin::{OriginPolicy, Verdict};
-use super::per_ip::{ConnectionsPerIp, client_ip};
+use super::per_ip::{ConnectionsPerIp, Slot, client_ip};
 use crate::config::Config;
 use crate::metrics::{HttpRefusal, Metrics};
 use axum::Router;
 use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,8 +92,11 @@ async fn guard(State(edge): State<Edge>, mut request: Request, next: Next) -> Re
     if request.method() == Method::POST && declared_length(request.headers()) > edge.max_payload {
         return edge.refuse(HttpRefusal::BodyTooLarge);
     }
-    if is_handshake(request.uri()) && !edge.take_place(&mut request) {
-        return edge.refuse(HttpRefusal::ConnectionsPerIp);
+    if is_handshake(request.uri()) {
+        if !edge.take_place(&mut request) {
+            return edge.refuse(HttpRefusal::ConnectionsPerIp);
+        }
+        keep_only_what_the_session_needs(&mut request);
     }
     let (request, expired) = with_deadline(request, edge.body_timeout);
     let mut response = next.run(request).await;
@@ -175,6 +179,32 @@ fn with_deadline(request: Request, limit: Duration) -> (Request, Option<Arc<Atom
     (Request::from_parts(parts, body), Some(expired))
 }
 
+/// Engine.IO keeps a handshake's request parts for its session's whole
+/// life, though nothing of ours reads them once the session is open (the
+/// edge has judged the origin and counted the address by now). Kept: the
+/// address's place (`per_ip::Slot`, given back when the parts go), what
+/// the websocket upgrade still reads (hyper's `OnUpgrade`, the
+/// `Sec-WebSocket-Key`) and the URI Engine.IO routes by. Shed: the other
+/// headers and axum's extensions, ~1 KB per idle connection
+/// (bench/README.md, S4).
+fn keep_only_what_the_session_needs(request: &mut Request) {
+    let key = request.headers_mut().remove(header::SEC_WEBSOCKET_KEY);
+    let headers = request.headers_mut();
+    *headers = HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(header::SEC_WEBSOCKET_KEY, key);
+    }
+    let extensions = request.extensions_mut();
+    let (slot, upgrade) = (extensions.remove::<Slot>(), extensions.remove::<OnUpgrade>());
+    *extensions = Extensions::new();
+    if let Some(slot) = slot {
+        extensions.insert(slot);
+    }
+    if let Some(upgrade) = upgrade {
+        extensions.insert(upgrade);
+    }
+}
+
 fn is_engine_io(path: &str) -> bool {
     path.strip_prefix(ENGINE_IO_PATH).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
@@ -228,5 +258,28 @@ mod tests {
         let root = Uri::from_static("/");
         assert_eq!(oversized_head(&root, &headers), Some(HttpRefusal::HeadersTooLarge));
         assert_eq!(oversized_head(&root, &HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_session_keeps_its_place_and_upgrade_key_and_nothing_else() {
+        let table = ConnectionsPerIp::new(1);
+        let slot = table.admit(IpAddr::V4(Ipv4Addr::LOCALHOST)).expect("a place");
+        let mut request = Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+            .header(header::ORIGIN, "http://localhost")
+            .header(header::USER_AGENT, "test")
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        request.extensions_mut().insert(slot);
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+        keep_only_what_the_session_needs(&mut request);
+        let key: Vec<_> = request.headers().keys().collect();
+        assert_eq!(key, [header::SEC_WEBSOCKET_KEY]);
+        assert!(request.extensions().get::<ConnectInfo<SocketAddr>>().is_none());
+        assert_eq!(request.extensions().len(), 1);
+        assert_eq!(table.open(IpAddr::V4(Ipv4Addr::LOCALHOST)), 1, "the place is still taken");
+        drop(request);
+        assert_eq!(table.open(IpAddr::V4(Ipv4Addr::LOCALHOST)), 0, "and given back with the parts");
     }
 }

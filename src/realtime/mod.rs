@@ -5,6 +5,7 @@
 mod change;
 mod conn;
 mod direct;
+mod dispatch;
 mod fanout;
 mod followed;
 mod history;

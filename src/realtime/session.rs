@@ -1,8 +1,9 @@
 //! Connecting and disconnecting: who a connection is (its session token)
 //! and what leaving looks like to the rooms it was in.
 
+use super::dispatch::Dispatch;
 use super::presence::Departure;
-use super::{Conn, Hub, change, direct, events, history, join, message, reads, search, typing};
+use super::{Conn, Hub, direct, events};
 use crate::domain::UserId;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -28,20 +29,8 @@ pub async fn identify<A: Adapter>(
     let user = known.unwrap_or_else(UserId::random);
     let protocol = protocol(auth.as_ref());
     s.extensions.insert(Arc::new(Conn::new(user, protocol, &hub.limits)));
-    s.on(events::JOIN, join::on_join::<A>);
-    s.on(events::LEAVE, join::on_leave::<A>);
-    s.on(events::MESSAGE, message::on_message::<A>);
-    s.on(events::TYPING, typing::on_typing::<A>);
-    s.on(events::HISTORY, history::on_history::<A>);
-    s.on(events::ROOMS, history::on_rooms::<A>);
-    s.on(events::EDIT, change::on_edit::<A>);
-    s.on(events::DELETE, change::on_delete::<A>);
-    s.on(events::REACT, change::on_react::<A>);
-    s.on(events::DM, direct::on_dm::<A>);
-    s.on(events::CONVERSATIONS, direct::on_conversations::<A>);
-    s.on(events::READ, reads::on_read::<A>);
-    s.on(events::READS, reads::on_reads::<A>);
-    s.on(events::SEARCH, search::on_search::<A>);
+    // One handler for every contract event, not one each (see `dispatch`).
+    s.on_fallback(Dispatch);
     s.on_disconnect(on_disconnect::<A>);
     Ok(())
 }

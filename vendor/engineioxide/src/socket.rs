@@ -71,9 +71,8 @@ use futures_util::FutureExt;
 use http::request::Parts;
 use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
-    Mutex,
+    Mutex, Notify,
     mpsc::{self, Receiver, error::TrySendError},
-    watch,
 };
 
 pub use engineioxide_core::Sid;
@@ -164,19 +163,47 @@ pub(crate) type Queued = Box<PacketBuf>;
 pub(crate) struct InternalRx {
     pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
-    pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
-    fn new(
-        buffered_rx: Receiver<Queued>,
-        volatile_rx: watch::Receiver<Option<PacketBuf>>,
-    ) -> Self {
+    fn new(buffered_rx: Receiver<Queued>) -> Self {
         Self {
             buffered_rx,
             peeked_packet: None,
-            volatile_rx,
         }
+    }
+}
+
+/// The latest volatile packets, waiting for the transport. A newer send replaces them.
+///
+/// A slot and a [`Notify`] (a signal kept while nobody waits) rather than a
+/// [`watch`](tokio::sync::watch) channel: the channel's shared state (eight
+/// notifiers, ~0.5 KB) was allocated for every socket, volatile packets sent or not.
+#[derive(Debug, Default)]
+pub(crate) struct Volatile {
+    latest: std::sync::Mutex<Option<Box<PacketBuf>>>,
+    ready: Notify,
+}
+
+impl Volatile {
+    fn replace(&self, packets: PacketBuf) {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        *latest = Some(Box::new(packets));
+        drop(latest);
+        self.ready.notify_one();
+    }
+
+    /// The packets sent since the last take, if any.
+    pub fn take(&self) -> Option<Box<PacketBuf>> {
+        let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        latest.take()
+    }
+
+    /// Resolves once packets were sent since the previous call resolved
+    /// (or they were sent before it was made). [`Volatile::take`] may still
+    /// find none: a transport took them meanwhile.
+    pub fn ready(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ready.notified()
     }
 }
 
@@ -222,17 +249,15 @@ where
     /// Channel to send [PacketBuf] to the internal connection
     pub(crate) internal_tx: mpsc::Sender<Queued>,
 
-    /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
-    /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
-    /// message is retained; subsequent volatile sends overwrite the previous one.
-    volatile_tx: watch::Sender<Option<PacketBuf>>,
+    /// Volatile [PacketBuf]s that bypass the internal buffer.
+    /// Only the latest volatile message is retained; subsequent volatile sends overwrite the previous one.
+    pub(crate) volatile: Volatile,
 
-    /// Internal channel to receive Pong [`Packets`](Packet) (v4 protocol) or Ping (v3 protocol) in the heartbeat job
-    /// which is running in a separate task
-    heartbeat_rx: Mutex<Receiver<()>>,
-    /// Channel to send Ping [`Packets`](Packet) (v4 protocol) or Ping (v3 protocol) from the connexion to the heartbeat job
-    /// which is running in a separate task
-    pub(crate) heartbeat_tx: mpsc::Sender<()>,
+    /// Signals a Pong [`Packet`] (v4 protocol) or Ping (v3 protocol) from the connection to the heartbeat job.
+    ///
+    /// A [`Notify`] keeps at most one signal when nobody waits, like the one-slot channel it
+    /// replaces, without a channel's allocation (cache-padded state, ~0.5 KB per socket).
+    pong: Notify,
 
     /// A cancellation token that will be triggered when the socket is being closed.
     pub(crate) cancellation_token: CancellationToken,
@@ -262,22 +287,18 @@ where
         supports_binary: bool,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
-        let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
-
         Self {
             id: Sid::new(),
             protocol,
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
-            heartbeat_rx: Mutex::new(heartbeat_rx),
-            heartbeat_tx,
+            pong: Notify::new(),
             cancellation_token: CancellationToken::new(),
 
             close_fn,
@@ -309,26 +330,37 @@ where
         self.upgrading.store(true, Ordering::Relaxed);
     }
 
-    /// Spawn the heartbeat job
+    /// Records a Pong (v4) or Ping (v3) from the client for the heartbeat job.
     ///
-    /// Keep a handle to the job so that it can be aborted when the socket is closed
+    /// At most one is kept while the job is not waiting: a client is then already known to be alive.
+    pub(crate) fn pong_received(&self) {
+        self.pong.notify_one();
+    }
+
+    /// Spawn the heartbeat job, for a session opened by a polling request. A session opened by
+    /// a websocket runs [`Socket::heartbeat`] in its websocket task instead (no task of its own).
     pub(crate) fn spawn_heartbeat(self: Arc<Self>, interval: Duration, timeout: Duration) {
         let cancellation_token = self.cancellation_token.clone();
 
         tokio::spawn(
             cancellation_token
-                .run_until_cancelled_owned(async move {
-                    if let Err(_e) = self.heartbeat_job(interval, timeout).await {
-                        self.close(DisconnectReason::HeartbeatTimeout);
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
-                    }
-                })
+                .run_until_cancelled_owned(async move { self.heartbeat(interval, timeout).await })
                 .inspect(|_v| {
                     #[cfg(feature = "tracing")]
                     tracing::debug!(aborted = _v.is_none(), "heartbeat job completed");
                 }),
         );
+    }
+
+    /// Runs the heartbeat until it fails, then closes the socket
+    /// ([`DisconnectReason::HeartbeatTimeout`]). It does not stop by itself otherwise: run it
+    /// until the session is cancelled.
+    pub(crate) async fn heartbeat(&self, interval: Duration, timeout: Duration) {
+        if let Err(_e) = self.heartbeat_job(interval, timeout).await {
+            self.close(DisconnectReason::HeartbeatTimeout);
+            #[cfg(feature = "tracing")]
+            tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
+        }
     }
 
     /// Heartbeat is sent every `interval` milliseconds by the client and the server `is` expected to respond within `timeout` milliseconds.
@@ -353,23 +385,25 @@ where
     /// Heartbeat is sent every `interval` milliseconds and the client is expected to respond within `timeout` milliseconds.
     ///
     /// If the client does not respond within the timeout, the connection is closed.
+    ///
+    /// One timer serves both waits (the next ping, the pong), so the job's state stays small
+    /// enough to live inside a websocket task: pings keep `interval`'s schedule (a ping is due
+    /// `interval` after the previous one was due, as with [`tokio::time::Interval`]).
     async fn heartbeat_job_v4(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
-        let mut heartbeat_rx = self
-            .heartbeat_rx
-            .try_lock()
-            .expect("Pong rx should be locked only once");
-
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = ?self.id, "heartbeat sender routine started");
 
-        let mut interval_tick = tokio::time::interval(interval);
-        interval_tick.tick().await;
         // Some clients send the pong packet in first. If that happens, we should consume it.
-        heartbeat_rx.try_recv().ok();
+        self.pong.notified().now_or_never();
+        let mut due = tokio::time::Instant::now() + interval;
+        let timer = tokio::time::sleep_until(due);
+        tokio::pin!(timer);
         loop {
+            timer.as_mut().await;
             // If we are currently upgrading we should pause the heartbeat process
             if self.is_upgrading() {
-                interval_tick.tick().await;
+                due += interval;
+                timer.as_mut().reset(due);
                 continue;
             }
 
@@ -383,33 +417,30 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "waiting for pong");
 
-            tokio::time::timeout(timeout, heartbeat_rx.recv())
-                .await
-                .map_err(|_| Error::HeartbeatTimeout)?
-                .ok_or(Error::HeartbeatTimeout)?;
+            timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+            tokio::select! {
+                biased;
+                () = self.pong.notified() => {}
+                () = timer.as_mut() => return Err(Error::HeartbeatTimeout),
+            }
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "pong received");
 
-            interval_tick.tick().await;
+            due += interval;
+            timer.as_mut().reset(due);
         }
     }
 
     #[cfg(feature = "v3")]
     async fn heartbeat_job_v3(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
-        let mut heartbeat_rx = self
-            .heartbeat_rx
-            .try_lock()
-            .expect("Pong rx should be locked only once");
-
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = ?self.id, "heartbeat receiver routine started");
 
         loop {
-            tokio::time::timeout(interval + timeout, heartbeat_rx.recv())
+            tokio::time::timeout(interval + timeout, self.pong.notified())
                 .await
-                .map_err(|_| Error::HeartbeatTimeout)?
-                .ok_or(Error::HeartbeatTimeout)?;
+                .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
@@ -552,7 +583,9 @@ where
     }
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
-        self.volatile_tx.send(Some(packets)).is_ok()
+        // As with the watch channel this replaced: its receiver lived as long as the socket.
+        self.volatile.replace(packets);
+        true
     }
 }
 
@@ -564,8 +597,6 @@ impl<D: Default + Send + Sync + 'static> std::fmt::Debug for Socket<D> {
             .field("conn", &self.transport)
             .field("internal_rx", &self.internal_rx)
             .field("internal_tx", &self.internal_tx)
-            .field("heartbeat_rx", &self.heartbeat_rx)
-            .field("heartbeat_tx", &self.heartbeat_tx)
             .field("cancellation_token", &self.cancellation_token)
             .field("req_data", &self.req_parts)
             .finish()
@@ -613,22 +644,18 @@ where
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
         let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
-        let (heartbeat_tx, heartbeat_rx) = mpsc::channel(1);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
-
         let sock = Self {
             id: sid,
             protocol: ProtocolVersion::V4,
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
-            heartbeat_rx: Mutex::new(heartbeat_rx),
-            heartbeat_tx,
+            pong: Notify::new(),
             cancellation_token: CancellationToken::new(),
             close_fn,
 

@@ -122,14 +122,13 @@ where
     let payload = {
         let InternalRx {
             buffered_rx,
-            volatile_rx,
             peeked_packet,
         } = &mut *rx;
 
         // Prepend the packet peeked during the previous
         // polling request so it is encoded first, ahead of the newly received packets.
         let rx_stream = stream::iter(peeked_packet.take())
-            .chain(rx_stream::EncoderStream::new(buffered_rx, volatile_rx));
+            .chain(rx_stream::EncoderStream::new(buffered_rx, &socket.volatile));
 
         // Stop waiting for the next packet as soon as the session is closed. The combinator is biased
         // towards the encoder completion, so any buffered close packet is still flushed to the client.
@@ -195,8 +194,7 @@ where
                 break;
             }
             Ok(Packet::Pong | Packet::Ping) => {
-                // A full channel means that the client is already known to be alive.
-                socket.heartbeat_tx.try_send(()).ok();
+                socket.pong_received();
                 Ok(())
             }
             Ok(Packet::Message(msg)) => {
@@ -229,10 +227,14 @@ mod rx_stream {
         task::{Context, Poll, ready},
     };
 
+    use std::future::Future;
+
+    use engineioxide_core::PacketBuf;
     use futures_core::Stream;
     use pin_project_lite::pin_project;
-    use tokio::sync::{mpsc, watch};
-    use tokio_util::sync::ReusableBoxFuture;
+    use tokio::sync::{futures::Notified, mpsc};
+
+    use crate::socket::Volatile;
 
     /// [`ReceiverStream`] is a stream that wraps a [`mpsc::Receiver`] by reference.
     /// Allowing to use it as a stream even if it is behind a mutex.
@@ -255,78 +257,57 @@ mod rx_stream {
         }
     }
 
-    type WatchFutOutput<'a, T> = (
-        Result<(), watch::error::RecvError>,
-        &'a mut watch::Receiver<T>,
-    );
-
-    /// Wraps a [`watch::Receiver`] into a [`Stream`] by reference.
-    /// Allowing to use it as a stream even if it is behind a mutex.
-    ///
-    /// Inspired by <https://docs.rs/tokio-stream/latest/tokio_stream/wrappers/struct.WatchStream.html>
-    pub struct WatchStream<'a, T> {
-        inner: ReusableBoxFuture<'a, WatchFutOutput<'a, T>>,
+    /// Yields a socket's volatile packets as they are sent (the latest, if several were).
+    pub struct VolatileStream<'a> {
+        volatile: &'a Volatile,
+        ready: Pin<Box<Notified<'a>>>,
     }
-    impl<'a, T: Send + Sync + 'static> WatchStream<'a, T> {
-        pub fn new(rx: &'a mut watch::Receiver<T>) -> Self {
+
+    impl<'a> VolatileStream<'a> {
+        pub fn new(volatile: &'a Volatile) -> Self {
             Self {
-                inner: ReusableBoxFuture::new(make_future(rx)),
+                volatile,
+                ready: Box::pin(volatile.ready()),
             }
         }
     }
 
-    async fn make_future<T>(
-        rx: &mut watch::Receiver<T>,
-    ) -> (Result<(), watch::error::RecvError>, &mut watch::Receiver<T>) {
-        let result = rx.changed().await;
-        (result, rx)
-    }
-
-    impl<'a, T: Clone + Send + Sync + 'static> Stream for WatchStream<'a, T> {
-        type Item = T;
+    impl Stream for VolatileStream<'_> {
+        type Item = PacketBuf;
 
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            let (result, rx) = ready!(self.inner.poll(cx));
-            match result {
-                Ok(_) => {
-                    let received = (*rx.borrow_and_update()).clone();
-                    self.inner.set(make_future(rx));
-                    Poll::Ready(Some(received))
-                }
-                Err(_) => {
-                    self.inner.set(make_future(rx));
-                    Poll::Ready(None)
+            loop {
+                ready!(self.ready.as_mut().poll(cx));
+                let next = self.volatile.ready();
+                self.ready.set(next);
+                if let Some(packets) = self.volatile.take() {
+                    return Poll::Ready(Some(*packets));
                 }
             }
         }
     }
-
-    impl<T> Unpin for WatchStream<'_, T> {}
 
     pin_project! {
-        /// Combines a [`WatchStream`] and a [`ReceiverStream`] into a single [`Stream`].
-        pub struct EncoderStream<'a, T> {
+        /// Combines a [`VolatileStream`] and a [`ReceiverStream`] into a single [`Stream`].
+        pub struct EncoderStream<'a> {
             #[pin]
-            watch: WatchStream<'a, Option<T>>,
+            watch: VolatileStream<'a>,
             #[pin]
-            rx: ReceiverStream<'a, T>,
+            rx: ReceiverStream<'a, PacketBuf>,
         }
     }
 
-    impl<'a, T: Clone + Send + Sync + 'static> EncoderStream<'a, T> {
-        pub fn new(
-            rx: &'a mut mpsc::Receiver<Box<T>>,
-            watch: &'a mut watch::Receiver<Option<T>>,
-        ) -> Self {
+    impl<'a> EncoderStream<'a> {
+        pub fn new(rx: &'a mut mpsc::Receiver<Box<PacketBuf>>, volatile: &'a Volatile) -> Self {
             Self {
                 rx: ReceiverStream::new(rx),
-                watch: WatchStream::new(watch),
+                watch: VolatileStream::new(volatile),
             }
         }
     }
 
-    impl<'a, T: Clone + Send + Sync + 'static> Stream for EncoderStream<'a, T> {
-        type Item = T;
+    impl Stream for EncoderStream<'_> {
+        type Item = PacketBuf;
 
         fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             let this = self.project();
@@ -335,7 +316,7 @@ mod rx_stream {
             match this.rx.poll_next(cx) {
                 Poll::Ready(v) => Poll::Ready(v),
                 Poll::Pending => match this.watch.poll_next(cx) {
-                    Poll::Ready(Some(v)) => Poll::Ready(v),
+                    Poll::Ready(Some(v)) => Poll::Ready(Some(v)),
                     Poll::Ready(None) | Poll::Pending => Poll::Pending,
                 },
             }
