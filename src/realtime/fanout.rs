@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
-use socketioxide::socket::Sid;
+use socketioxide::socket::{EncodedEvent, Sid};
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 
 /// Who in the room does not get the event.
 #[derive(Debug, Clone, Copy)]
@@ -45,7 +45,7 @@ pub fn deliver<A: Adapter, T: Serialize>(
     io: &SocketIo<A>,
     room: &RoomName,
     skip: Skip,
-    event: &str,
+    event: &'static str,
     payload: &T,
 ) -> usize {
     let Some(encoded) = encode(event, payload) else {
@@ -55,7 +55,7 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .sockets()
         .into_iter()
         .filter(|socket| !skip.skips(socket))
-        .filter(|socket| send(socket, event, &encoded))
+        .filter(|socket| send(socket, &encoded))
         .count()
 }
 
@@ -80,7 +80,7 @@ pub fn deliver_entry<A: Adapter>(
         .filter(|socket| {
             let v2 = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
             match forms.get(v2) {
-                Some((event, encoded)) => send(socket, event, encoded),
+                Some(encoded) => send(socket, encoded),
                 None => false,
             }
         })
@@ -90,34 +90,39 @@ pub fn deliver_entry<A: Adapter>(
 /// An entry's event for each contract version, encoded on first use.
 struct Forms<'a> {
     entry: &'a Entry,
-    v1: Option<Option<Box<RawValue>>>,
-    v2: Option<Option<Box<RawValue>>>,
+    v1: Option<Option<Encoded>>,
+    v2: Option<Option<Encoded>>,
 }
 
 impl Forms<'_> {
-    /// The event name and payload for a connection of that version, or
-    /// `None` when it gets nothing (a change, for version 1).
-    fn get(&mut self, v2: bool) -> Option<(&'static str, &RawValue)> {
-        let (event, form) = match (self.entry, v2) {
+    /// The event for a connection of that version, or `None` when it gets
+    /// nothing (a change, for version 1).
+    fn get(&mut self, v2: bool) -> Option<&Encoded> {
+        let form = match (self.entry, v2) {
             (Entry::Message(m), false) => {
-                (events::MESSAGE, self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1())))
+                self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1()))
             }
-            (Entry::Message(m), true) => {
-                (events::MESSAGE, self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)))
-            }
+            (Entry::Message(m), true) => self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)),
             (Entry::Change(_), false) => return None,
-            (Entry::Change(c), true) => {
-                (events::CHANGE, self.v2.get_or_insert_with(|| encode(events::CHANGE, c)))
-            }
+            (Entry::Change(c), true) => self.v2.get_or_insert_with(|| encode(events::CHANGE, c)),
         };
-        form.as_deref().map(|encoded| (event, encoded))
+        form.as_ref()
     }
 }
 
+/// An event encoded once for many connections: its payload as JSON, and
+/// the whole Socket.IO packet, built for the first connection sent it and
+/// shared (not copied) by the rest.
+pub struct Encoded {
+    event: &'static str,
+    payload: Box<RawValue>,
+    packet: OnceLock<Option<EncodedEvent>>,
+}
+
 /// Encodes a payload once for many connections.
-pub fn encode<T: Serialize>(event: &str, payload: &T) -> Option<Box<RawValue>> {
+pub fn encode<T: Serialize>(event: &'static str, payload: &T) -> Option<Encoded> {
     match to_raw_value(payload) {
-        Ok(encoded) => Some(encoded),
+        Ok(payload) => Some(Encoded { event, payload, packet: OnceLock::new() }),
         Err(error) => {
             tracing::error!(%error, event, "cannot encode event");
             None
@@ -126,9 +131,18 @@ pub fn encode<T: Serialize>(event: &str, payload: &T) -> Option<Box<RawValue>> {
 }
 
 /// Emits to one connection; cuts it off if it is too slow. True if sent.
-pub fn send<A: Adapter>(socket: &SocketRef<A>, event: &str, encoded: &RawValue) -> bool {
-    match socket.emit(event, encoded) {
+pub fn send<A: Adapter>(socket: &SocketRef<A>, encoded: &Encoded) -> bool {
+    let packet =
+        encoded.packet.get_or_init(|| socket.encode_event(encoded.event, &encoded.payload).ok());
+    let sent = match packet {
+        Some(packet) => socket.emit_encoded(packet),
+        None => socket.emit(encoded.event, &encoded.payload),
+    };
+    match sent {
         Ok(()) => true,
+        // Every connection is on one namespace; should another ever send
+        // this, it gets the event encoded for itself.
+        Err(SendError::OtherNamespace) => socket.emit(encoded.event, &encoded.payload).is_ok(),
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
             cut_off(socket.clone());
             false
