@@ -32,9 +32,18 @@ impl Skip {
         match self {
             Self::Nobody => false,
             Self::Conn(sid) => socket.id == *sid,
-            Self::User(user) => {
-                socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.user == *user)
+            Self::User(_) => {
+                self.skips_conn(socket.id, socket.extensions.get::<Arc<Conn>>().as_deref())
             }
+        }
+    }
+
+    /// The same, for a connection whose state was already looked up.
+    fn skips_conn(&self, sid: Sid, conn: Option<&Conn>) -> bool {
+        match self {
+            Self::Nobody => false,
+            Self::Conn(skipped) => sid == *skipped,
+            Self::User(user) => conn.is_some_and(|c| c.user == *user),
         }
     }
 }
@@ -59,32 +68,42 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .count()
 }
 
-/// Delivers an entry of the room's log to the room's connections on this
-/// process, except those `skip` names, each in the form its contract
-/// version knows: version 1 connections get a new message's version 1
-/// shape and no changes; version 2 connections get `message` and `change`.
-/// Each form is encoded once. Returns how many connections it reached.
-pub fn deliver_entry<A: Adapter>(
+/// Delivers a run of the room's log entries, in order, to the room's
+/// connections on this process, except those each entry's `Skip` names,
+/// each entry in the form its contract version knows: version 1
+/// connections get a new message's version 1 shape and no changes;
+/// version 2 connections get `message` and `change`. Each form is encoded
+/// once. Each connection is looked up once for the whole run, and its
+/// writer woken once, so a run costs little more than one entry. A
+/// connection cut off as too slow gets nothing after the entry that
+/// overflowed it. Returns how many deliveries it made.
+pub fn deliver_entries<A: Adapter>(
     io: &SocketIo<A>,
     room: &RoomName,
-    skip: Skip,
-    entry: &Entry,
+    entries: &[(Skip, &Entry)],
 ) -> usize {
     // Each form is encoded the first time a connection needs it, so a room
-    // of version 1 connections costs one encoding, as before version 2.
-    let mut forms = Forms { entry, v1: None, v2: None };
-    io.to(room.to_string())
-        .sockets()
-        .into_iter()
-        .filter(|socket| !skip.skips(socket))
-        .filter(|socket| {
-            let v2 = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
-            match forms.get(v2) {
-                Some(encoded) => send(socket, encoded),
-                None => false,
+    // of version 1 connections costs one encoding per entry.
+    let mut forms: Vec<Forms<'_>> =
+        entries.iter().map(|(_, entry)| Forms { entry, v1: None, v2: None }).collect();
+    let mut reached = 0;
+    for socket in io.to(room.to_string()).sockets() {
+        let conn = socket.extensions.get::<Arc<Conn>>();
+        let v2 = conn.as_ref().is_some_and(|c| c.v2());
+        for ((skip, _), form) in entries.iter().zip(forms.iter_mut()) {
+            if skip.skips_conn(socket.id, conn.as_deref()) {
+                continue;
             }
-        })
-        .count()
+            let Some(encoded) = form.get(v2) else {
+                continue;
+            };
+            if !send(&socket, encoded) {
+                break;
+            }
+            reached += 1;
+        }
+    }
+    reached
 }
 
 /// An entry's event for each contract version, encoded on first use.
