@@ -173,7 +173,7 @@ pub fn deliver<A: Adapter>(io: &SocketIo<A>, pair: &Pair) {
             continue;
         };
         for socket in io.to(user_group(user.id)).sockets() {
-            fanout::send(&socket, events::CONVERSATION, &encoded);
+            fanout::send(&socket, &encoded);
         }
     }
 }

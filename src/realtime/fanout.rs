@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
-use socketioxide::socket::Sid;
+use socketioxide::socket::{EncodedEvent, Sid};
 use socketioxide::{SendError, SocketError, SocketIo};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
 
 /// Who in the room does not get the event.
 #[derive(Debug, Clone, Copy)]
@@ -32,9 +32,18 @@ impl Skip {
         match self {
             Self::Nobody => false,
             Self::Conn(sid) => socket.id == *sid,
-            Self::User(user) => {
-                socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.user == *user)
+            Self::User(_) => {
+                self.skips_conn(socket.id, socket.extensions.get::<Arc<Conn>>().as_deref())
             }
+        }
+    }
+
+    /// The same, for a connection whose state was already looked up.
+    fn skips_conn(&self, sid: Sid, conn: Option<&Conn>) -> bool {
+        match self {
+            Self::Nobody => false,
+            Self::Conn(skipped) => sid == *skipped,
+            Self::User(user) => conn.is_some_and(|c| c.user == *user),
         }
     }
 }
@@ -45,7 +54,7 @@ pub fn deliver<A: Adapter, T: Serialize>(
     io: &SocketIo<A>,
     room: &RoomName,
     skip: Skip,
-    event: &str,
+    event: &'static str,
     payload: &T,
 ) -> usize {
     let Some(encoded) = encode(event, payload) else {
@@ -55,69 +64,84 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .sockets()
         .into_iter()
         .filter(|socket| !skip.skips(socket))
-        .filter(|socket| send(socket, event, &encoded))
+        .filter(|socket| send(socket, &encoded))
         .count()
 }
 
-/// Delivers an entry of the room's log to the room's connections on this
-/// process, except those `skip` names, each in the form its contract
-/// version knows: version 1 connections get a new message's version 1
-/// shape and no changes; version 2 connections get `message` and `change`.
-/// Each form is encoded once. Returns how many connections it reached.
-pub fn deliver_entry<A: Adapter>(
+/// Delivers a run of the room's log entries, in order, to the room's
+/// connections on this process, except those each entry's `Skip` names,
+/// each entry in the form its contract version knows: version 1
+/// connections get a new message's version 1 shape and no changes;
+/// version 2 connections get `message` and `change`. Each form is encoded
+/// once. Each connection is looked up once for the whole run, and its
+/// writer woken once, so a run costs little more than one entry. A
+/// connection cut off as too slow gets nothing after the entry that
+/// overflowed it. Returns how many deliveries it made.
+pub fn deliver_entries<A: Adapter>(
     io: &SocketIo<A>,
     room: &RoomName,
-    skip: Skip,
-    entry: &Entry,
+    entries: &[(Skip, &Entry)],
 ) -> usize {
     // Each form is encoded the first time a connection needs it, so a room
-    // of version 1 connections costs one encoding, as before version 2.
-    let mut forms = Forms { entry, v1: None, v2: None };
-    io.to(room.to_string())
-        .sockets()
-        .into_iter()
-        .filter(|socket| !skip.skips(socket))
-        .filter(|socket| {
-            let v2 = socket.extensions.get::<Arc<Conn>>().is_some_and(|c| c.v2());
-            match forms.get(v2) {
-                Some((event, encoded)) => send(socket, event, encoded),
-                None => false,
+    // of version 1 connections costs one encoding per entry.
+    let mut forms: Vec<Forms<'_>> =
+        entries.iter().map(|(_, entry)| Forms { entry, v1: None, v2: None }).collect();
+    let mut reached = 0;
+    for socket in io.to(room.to_string()).sockets() {
+        let conn = socket.extensions.get::<Arc<Conn>>();
+        let v2 = conn.as_ref().is_some_and(|c| c.v2());
+        for ((skip, _), form) in entries.iter().zip(forms.iter_mut()) {
+            if skip.skips_conn(socket.id, conn.as_deref()) {
+                continue;
             }
-        })
-        .count()
+            let Some(encoded) = form.get(v2) else {
+                continue;
+            };
+            if !send(&socket, encoded) {
+                break;
+            }
+            reached += 1;
+        }
+    }
+    reached
 }
 
 /// An entry's event for each contract version, encoded on first use.
 struct Forms<'a> {
     entry: &'a Entry,
-    v1: Option<Option<Box<RawValue>>>,
-    v2: Option<Option<Box<RawValue>>>,
+    v1: Option<Option<Encoded>>,
+    v2: Option<Option<Encoded>>,
 }
 
 impl Forms<'_> {
-    /// The event name and payload for a connection of that version, or
-    /// `None` when it gets nothing (a change, for version 1).
-    fn get(&mut self, v2: bool) -> Option<(&'static str, &RawValue)> {
-        let (event, form) = match (self.entry, v2) {
+    /// The event for a connection of that version, or `None` when it gets
+    /// nothing (a change, for version 1).
+    fn get(&mut self, v2: bool) -> Option<&Encoded> {
+        let form = match (self.entry, v2) {
             (Entry::Message(m), false) => {
-                (events::MESSAGE, self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1())))
+                self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1()))
             }
-            (Entry::Message(m), true) => {
-                (events::MESSAGE, self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)))
-            }
+            (Entry::Message(m), true) => self.v2.get_or_insert_with(|| encode(events::MESSAGE, m)),
             (Entry::Change(_), false) => return None,
-            (Entry::Change(c), true) => {
-                (events::CHANGE, self.v2.get_or_insert_with(|| encode(events::CHANGE, c)))
-            }
+            (Entry::Change(c), true) => self.v2.get_or_insert_with(|| encode(events::CHANGE, c)),
         };
-        form.as_deref().map(|encoded| (event, encoded))
+        form.as_ref()
     }
 }
 
+/// An event encoded once for many connections: its payload as JSON, and
+/// the whole Socket.IO packet, built for the first connection sent it and
+/// shared (not copied) by the rest.
+pub struct Encoded {
+    event: &'static str,
+    payload: Box<RawValue>,
+    packet: OnceLock<Option<EncodedEvent>>,
+}
+
 /// Encodes a payload once for many connections.
-pub fn encode<T: Serialize>(event: &str, payload: &T) -> Option<Box<RawValue>> {
+pub fn encode<T: Serialize>(event: &'static str, payload: &T) -> Option<Encoded> {
     match to_raw_value(payload) {
-        Ok(encoded) => Some(encoded),
+        Ok(payload) => Some(Encoded { event, payload, packet: OnceLock::new() }),
         Err(error) => {
             tracing::error!(%error, event, "cannot encode event");
             None
@@ -126,9 +150,18 @@ pub fn encode<T: Serialize>(event: &str, payload: &T) -> Option<Box<RawValue>> {
 }
 
 /// Emits to one connection; cuts it off if it is too slow. True if sent.
-pub fn send<A: Adapter>(socket: &SocketRef<A>, event: &str, encoded: &RawValue) -> bool {
-    match socket.emit(event, encoded) {
+pub fn send<A: Adapter>(socket: &SocketRef<A>, encoded: &Encoded) -> bool {
+    let packet =
+        encoded.packet.get_or_init(|| socket.encode_event(encoded.event, &encoded.payload).ok());
+    let sent = match packet {
+        Some(packet) => socket.emit_encoded(packet),
+        None => socket.emit(encoded.event, &encoded.payload),
+    };
+    match sent {
         Ok(()) => true,
+        // Every connection is on one namespace; should another ever send
+        // this, it gets the event encoded for itself.
+        Err(SendError::OtherNamespace) => socket.emit(encoded.event, &encoded.payload).is_ok(),
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
             cut_off(socket.clone());
             false

@@ -91,7 +91,7 @@ pub fn deliver<A: Adapter>(io: &SocketIo<A>, user: UserId, marker: &ReadMarker, 
     };
     for socket in io.to(direct::user_group(user)).sockets() {
         if Some(socket.id) != skip {
-            fanout::send(&socket, events::READ, &encoded);
+            fanout::send(&socket, &encoded);
         }
     }
 }

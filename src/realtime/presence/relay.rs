@@ -9,7 +9,6 @@ use super::Change;
 use crate::domain::{RoomName, User, UserId};
 use crate::realtime::{Conn, events, fanout};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -177,7 +176,7 @@ impl<A: Adapter> Relay<A> {
         let Some(newest) = changes.last().map(|c| c.ver) else {
             return;
         };
-        let mut encoded: HashMap<u64, Option<Box<RawValue>>> = HashMap::new();
+        let mut encoded: HashMap<u64, Option<fanout::Encoded>> = HashMap::new();
         for socket in self.io.to(room.to_string()).sockets() {
             let Some(conn) = socket.extensions.get::<Arc<Conn>>() else {
                 continue;
@@ -189,7 +188,7 @@ impl<A: Adapter> Relay<A> {
                 net(room, changes, seen).and_then(|n| fanout::encode(events::PRESENCE, &n))
             });
             if let Some(payload) = payload {
-                fanout::send(&socket, events::PRESENCE, payload);
+                fanout::send(&socket, payload);
             }
             conn.advance(room, newest);
         }
@@ -207,7 +206,7 @@ impl<A: Adapter> Relay<A> {
             return;
         };
         for socket in self.io.to(COUNTS_GROUP).sockets() {
-            fanout::send(&socket, events::COUNTS, &payload);
+            fanout::send(&socket, &payload);
         }
     }
 
@@ -228,7 +227,7 @@ impl<A: Adapter> Relay<A> {
         if let Some(payload) =
             net(room, &missed, seen).and_then(|n| fanout::encode(events::PRESENCE, &n))
         {
-            fanout::send(socket, events::PRESENCE, &payload);
+            fanout::send(socket, &payload);
         }
         conn.advance(room, newest);
     }

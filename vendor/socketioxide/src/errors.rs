@@ -57,6 +57,10 @@ pub enum SendError {
     /// Error sending/receiving data through the engine.io socket
     #[error("Error sending data through the engine.io socket: {0:?}")]
     Socket(#[from] SocketError),
+
+    /// An [encoded event](crate::socket::EncodedEvent) of another namespace.
+    #[error("the encoded event belongs to another namespace")]
+    OtherNamespace,
 }
 
 /// Error type for the [`emit_with_ack`](crate::operators::BroadcastOperators::emit_with_ack) method.

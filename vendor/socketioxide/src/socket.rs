@@ -129,6 +129,14 @@ impl<'a> PermitExt<'a> for Permit<'a> {
     }
 }
 
+/// An event packet encoded once for many sockets of one namespace
+/// ([`Socket::encode_event`]); cloning it shares its bytes.
+#[derive(Debug, Clone)]
+pub struct EncodedEvent {
+    ns: socketioxide_core::Str,
+    value: Value,
+}
+
 /// A RemoteSocket is a [`Socket`] that is remotely connected on another server.
 /// It implements a subset of the [`Socket`] API.
 pub struct RemoteSocket<A> {
@@ -510,6 +518,38 @@ impl<A: Adapter> Socket<A> {
         let data = self.parser.encode_value(data, Some(event.as_ref()))?;
 
         permit.send(Packet::event(ns, data), self.parser);
+        Ok(())
+    }
+
+    /// Encodes an event once, to be sent to many sockets of this socket's
+    /// namespace with [`Socket::emit_encoded`]: a broadcast then costs one
+    /// serialization, not one per recipient (Baat-Chit patch 13).
+    pub fn encode_event<T: ?Sized + Serialize>(
+        &self,
+        event: impl AsRef<str>,
+        data: &T,
+    ) -> Result<EncodedEvent, SendError> {
+        let data = self.parser.encode_value(data, Some(event.as_ref()))?;
+        let value = self.parser.encode(Packet::event(self.ns.path.clone(), data));
+        Ok(EncodedEvent {
+            ns: self.ns.path.clone(),
+            value,
+        })
+    }
+
+    /// Sends an event [encoded](Socket::encode_event) by a socket of the
+    /// same namespace, sharing its bytes: nothing is serialized or copied
+    /// here. Errors like [`Socket::emit`], and with
+    /// [`SendError::OtherNamespace`] for an event of another namespace.
+    pub fn emit_encoded(&self, event: &EncodedEvent) -> Result<(), SendError> {
+        if event.ns != self.ns.path {
+            return Err(SendError::OtherNamespace);
+        }
+        if !self.connected() {
+            return Err(SendError::Socket(SocketError::Closed));
+        }
+        let permit = self.reserve().map_err(SendError::Socket)?;
+        permit.send_raw(event.value.clone());
         Ok(())
     }
 

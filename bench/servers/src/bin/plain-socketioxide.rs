@@ -61,6 +61,10 @@ struct Message {
 
 static USERS: AtomicU64 = AtomicU64::new(1);
 
+// The same allocator as Baat-Chit, so the comparison is of the servers.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listen = listen_arg();

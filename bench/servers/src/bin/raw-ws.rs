@@ -48,6 +48,10 @@ struct Member {
     tx: mpsc::UnboundedSender<Bytes>,
 }
 
+// The same allocator as Baat-Chit, so the comparison is of the servers.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
