@@ -41,7 +41,8 @@ impl<A: Adapter> FromMessageParts<A> for Queued {
             return Ok(Self(Err(Refusal::Unavailable)));
         };
         let v2 = conn.as_ref().is_some_and(|c| c.v2());
-        Ok(Self(queue(&hub, conn.as_deref(), s.id, raw).map(|queued| (queued, v2))))
+        let Ok(io) = SocketIo::<A>::from_message_parts(s, v, ack_id);
+        Ok(Self(queue(&hub, &io, conn.as_deref(), s.id, raw).map(|queued| (queued, v2))))
     }
 }
 
@@ -62,6 +63,7 @@ pub(super) fn read_parts<A: Adapter>(
 
 fn queue<A: Adapter>(
     hub: &Hub<A>,
+    io: &SocketIo<A>,
     conn: Option<&Conn>,
     sender: Sid,
     raw: Result<serde_json::Value, ParserError>,
@@ -74,12 +76,15 @@ fn queue<A: Adapter>(
     let reply_to = request.reply_to.map(payload::id);
     let user = hub.presence.member(&room, conn.user).ok_or_else(|| Refusal::outside(&room))?;
     conn.spend_message().map_err(|retry_after_ms| Refusal::RateLimited { retry_after_ms })?;
+    // Sending ends typing, at once and in arrival order: ended only once
+    // the message committed, it would also end a spell the sender began
+    // after sending (typing ahead while a slow commit is in flight).
+    typing::stop(hub, io, &room, &user);
     let draft = MessageDraft { room, user, text, client_id, reply_to };
     Ok(hub.writer.post(Draft::Message(draft), sender))
 }
 
 pub async fn on_message<A: Adapter>(
-    io: SocketIo<A>,
     State(hub): State<Hub<A>>,
     ack: AckSender<A>,
     Queued(queued): Queued,
@@ -92,10 +97,6 @@ pub async fn on_message<A: Adapter>(
         Entry::Message(message) => Ok(message),
         Entry::Change(_) => Err(Refusal::Unavailable),
     });
-    if let Ok(message) = &outcome {
-        // Sending ends typing; others should not see "is typing" linger.
-        typing::stop(&hub, &io, &message.room, &message.user);
-    }
     let sent = outcome.and_then(|message| {
         let json =
             if v2 { serde_json::to_value(&message) } else { serde_json::to_value(message.v1()) };

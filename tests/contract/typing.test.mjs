@@ -48,6 +48,20 @@ describe("with the default six-second expiry", () => {
     assert.ok(Date.now() - started < 1000, "typing:false came from the message, not the 6 s expiry");
   });
 
+  test("typing begun right after sending a message outlasts that message's commit", async () => {
+    const { room, typist, listener } = await pair(server);
+    typist.send("typing", { room, typing: true });
+    await listener.waitFor("typing", fromUser(typist.userId, true));
+    // Sent back to back: the new spell reaches the server while the
+    // message is still being committed, and must not be ended by it.
+    typist.send("message", { room, text: "first line" });
+    typist.send("typing", { room, typing: true });
+    await listener.waitFor("message");
+    await sleep(300);
+    const heard = listener.received("typing").filter((t) => t.user?.id === typist.userId).map((t) => t.typing);
+    assert.deepEqual(heard, [true, false, true], "typing: true, ended by the message, then the new spell");
+  });
+
   test("leaving the room ends typing for the others", async () => {
     const { room, typist, listener } = await pair(server);
     typist.send("typing", { room, typing: true });

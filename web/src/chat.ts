@@ -321,7 +321,9 @@ export class Chat {
     this.store.update(() => {
       fresh = mergeMessages(room, [m]).length > 0;
       if (fresh && !room.users.has(m.user.id) && !room.unannounced.has(m.user.id)) room.unannounced.set(m.user.id, m.seq);
-      this.typists.stopped(room, m.user.id);
+      // Not "they stopped typing": the server says so as the message
+      // arrives there, before it is stored and sent here, and a spell
+      // they began since then must stay.
     });
     if (!fresh || mine || m.text === undefined) return;
     this.view.announce(`${m.user.name}: ${plainText(m.text)}`);
