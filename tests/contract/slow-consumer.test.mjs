@@ -43,7 +43,7 @@ test("a reader that stops reading is closed at the transport, and comes back by 
 
   let sent, ackedAt, closedAt;
   try {
-    ({ sent, ackedAt } = await sendBurst(sender, room));
+    ({ sent, ackedAt } = await sendBurst(sender, room, others));
     closedAt = await watch.closed(5000);
   } finally {
     watch.stop();
@@ -94,7 +94,12 @@ test("a reader that stops reading is closed at the transport, and comes back by 
 });
 
 /** Sends the burst, 100 at a time; returns the messages and when each was acked. */
-async function sendBurst(sender, room) {
+/**
+ * Sends MESSAGES in batches of SEND_BATCH; each batch once the readers
+ * that keep reading have every earlier one. So they are never far behind,
+ * however busy the machine, while the one that stopped reading fills up.
+ */
+async function sendBurst(sender, room, readers) {
   const ackedAt = new Map(); // seq -> when its ack arrived
   const sent = [];
   for (let batch = 0; batch < MESSAGES / SEND_BATCH; batch += 1) {
@@ -105,6 +110,9 @@ async function sendBurst(sender, room) {
       return ack.message;
     }));
     sent.push(...acks);
+    for (const reader of readers) {
+      await reader.waitForCount("message", sent.length, () => true, { timeout: 15_000 });
+    }
   }
   assert.deepEqual(seqs(sent), range(1, MESSAGES));
   return { sent, ackedAt };
