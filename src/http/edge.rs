@@ -184,9 +184,10 @@ fn with_deadline(request: Request, limit: Duration) -> (Request, Option<Arc<Atom
 /// edge has judged the origin and counted the address by now). Kept: the
 /// address's place (`per_ip::Slot`, given back when the parts go), what
 /// the websocket upgrade still reads (hyper's `OnUpgrade`, the
-/// `Sec-WebSocket-Key`) and the URI Engine.IO routes by. Shed: the other
-/// headers and axum's extensions, ~1 KB per idle connection
-/// (bench/README.md, S4).
+/// `Sec-WebSocket-Key`; Engine.IO drops both from what it keeps once it
+/// has answered the upgrade, `vendor/PATCHES.md` 15) and the URI Engine.IO
+/// routes by. Shed: the other headers and axum's extensions, ~1 KB per
+/// idle connection (bench/README.md, S4).
 fn keep_only_what_the_session_needs(request: &mut Request) {
     let key = request.headers_mut().remove(header::SEC_WEBSOCKET_KEY);
     let headers = request.headers_mut();

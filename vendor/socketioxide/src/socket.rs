@@ -289,12 +289,16 @@ impl From<BroadcastError> for RemoteActionError {
 /// The minimal number of pending acks before looking for the abandoned ones.
 const ACK_SWEEP_MIN: usize = 64;
 
+/// A socket's handlers by event name, allocated at the first [`Socket::on`]: a socket served
+/// by a fallback handler alone (or none) keeps a pointer instead of an empty map (48 B).
+type MessageHandlers<A> = HashMap<Cow<'static, str>, BoxedMessageHandler<A>>;
+
 /// A Socket represents a client connected to a namespace.
 /// It is used to send and receive messages from the client, join and leave rooms, etc.
 /// The socket struct itself should not be used directly, but through a [`SocketRef`](crate::extract::SocketRef).
 pub struct Socket<A: Adapter = LocalAdapter> {
     pub(crate) ns: Arc<Namespace<A>>,
-    message_handlers: RwLock<HashMap<Cow<'static, str>, BoxedMessageHandler<A>>>,
+    message_handlers: RwLock<Option<Box<MessageHandlers<A>>>>,
     fallback_message_handler: RwLock<Option<BoxedMessageHandler<A>>>,
     disconnect_handler: Mutex<Option<BoxedDisconnectHandler<A>>>,
     ack_message: Mutex<HashMap<i64, oneshot::Sender<AckResult<Value>>>>,
@@ -325,7 +329,7 @@ impl<A: Adapter> Socket<A> {
     ) -> Self {
         Self {
             ns,
-            message_handlers: RwLock::new(HashMap::new()),
+            message_handlers: RwLock::new(None),
             fallback_message_handler: RwLock::new(None),
             disconnect_handler: Mutex::new(None),
             ack_message: Mutex::new(HashMap::new()),
@@ -416,6 +420,7 @@ impl<A: Adapter> Socket<A> {
         self.message_handlers
             .write()
             .unwrap()
+            .get_or_insert_default()
             .insert(event.into(), MakeErasedHandler::new_message_boxed(handler));
     }
 
@@ -891,9 +896,13 @@ impl<A: Adapter> Socket<A> {
         })?;
         #[cfg(feature = "tracing")]
         tracing::debug!(?event, "reading");
-        if let Some(handler) = self.message_handlers.read().unwrap().get(event) {
+        let handlers = self.message_handlers.read().unwrap();
+        if let Some(handler) = handlers.as_ref().and_then(|handlers| handlers.get(event)) {
             handler.call(self.clone(), data, ack);
-        } else if let Some(fallback) = self.fallback_message_handler.read().unwrap().as_ref() {
+            return Ok(());
+        }
+        drop(handlers);
+        if let Some(fallback) = self.fallback_message_handler.read().unwrap().as_ref() {
             fallback.call(self.clone(), data, ack);
         }
         Ok(())
