@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::Sid;
 use tokio::sync::Mutex;
 
@@ -76,7 +77,7 @@ async fn main() -> std::io::Result<()> {
         .ws_read_buffer_size(1024)
         .with_state(Rooms::default())
         .build_layer();
-    io.ns("/", on_connect);
+    io.ns("/", on_connect.with(register));
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("plain-socketioxide listening on http://{}", listener.local_addr()?);
@@ -87,13 +88,20 @@ async fn main() -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(terminated()).await
 }
 
+/// Registers the handlers as a middleware, as Baat-Chit does: it runs
+/// before the connect packet goes out. The connect handler runs after, so
+/// a client quick to join could find no handler there (no answer, ever).
+async fn register(socket: SocketRef) -> Result<(), std::convert::Infallible> {
+    socket.on("join", on_join);
+    socket.on("message", on_message);
+    socket.on_disconnect(on_disconnect);
+    Ok(())
+}
+
 async fn on_connect(socket: SocketRef) {
     let user = USERS.fetch_add(1, Ordering::Relaxed);
     let _ = socket
         .emit("session", &json!({ "userId": format!("u{user}"), "token": format!("t{user}") }));
-    socket.on("join", on_join);
-    socket.on("message", on_message);
-    socket.on_disconnect(on_disconnect);
 }
 
 async fn on_join(
