@@ -398,7 +398,9 @@ where
 
         // Some clients send the pong packet in first. If that happens, we should consume it.
         self.pong.notified().now_or_never();
-        let mut due = tokio::time::Instant::now() + interval;
+        // The first ping goes out at once, as with the `Interval` this
+        // replaced (its first tick is immediate); the next ones every `interval`.
+        let mut due = tokio::time::Instant::now();
         let timer = tokio::time::sleep_until(due);
         tokio::pin!(timer);
         loop {
