@@ -29,13 +29,10 @@ pub enum Skip {
 
 impl Skip {
     fn skips<A: Adapter>(&self, socket: &SocketRef<A>) -> bool {
-        match self {
-            Self::Nobody => false,
-            Self::Conn(sid) => socket.id == *sid,
-            Self::User(_) => {
-                self.skips_conn(socket.id, socket.extensions.get::<Arc<Conn>>().as_deref())
-            }
-        }
+        // Only a user skip needs the connection's state.
+        let conn =
+            matches!(self, Self::User(_)).then(|| socket.extensions.get::<Arc<Conn>>()).flatten();
+        self.skips_conn(socket.id, conn.as_deref())
     }
 
     /// The same, for a connection whose state was already looked up.
