@@ -252,6 +252,15 @@ describe("screenshots", () => {
     await page.getByRole("status").filter({ hasText: "You are offline" }).waitFor();
     await say(page, "Pushing the fix as soon as I am back online :rocket:");
     await page.getByText("Waiting for connection…").waitFor();
+    // Shown at once, kept a moment later: closing the tab in between would lose the race, not test the app.
+    const keptToSend = () => page.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open("baat-chit");
+      open.onsuccess = () => {
+        const count = open.result.transaction("outbox").objectStore("outbox").count();
+        count.onsuccess = () => resolve(count.result);
+      };
+    }));
+    await eventually(async () => assert.equal(await keptToSend(), 1));
     const url = page.url();
     await page.close();
     const reopened = await context.newPage();
