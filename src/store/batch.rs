@@ -20,18 +20,19 @@ pub(super) type NewRow<'a> = (&'a MessageDraft, Seq);
 /// Ids of inserted messages, by room and seq.
 pub(super) type Ids = HashMap<(String, Seq), i64>;
 
-/// A database that can run appends.
+/// A database that can run appends and changes.
 #[async_trait::async_trait]
 pub(super) trait Backend: Sync {
-    type Tx: AppendTx;
+    type Tx: RoomsTx;
 
     /// Starts the transaction one attempt at a batch runs in.
     async fn begin(&self) -> Result<Self::Tx, StoreError>;
 }
 
-/// The statements of one append, called in this order in one transaction.
+/// What every write transaction does: lock its rooms first, record their
+/// last seqs last.
 #[async_trait::async_trait]
-pub(super) trait AppendTx: Send + Sized {
+pub(super) trait RoomsTx: Send + Sized {
     /// Locks `rooms` (sorted, distinct) until the transaction ends, creating
     /// the rows of new rooms, and returns each room's last seq. Every append
     /// takes these locks first, so from here on no other append to these
@@ -41,6 +42,21 @@ pub(super) trait AppendTx: Send + Sized {
         rooms: &[&RoomName],
     ) -> Result<HashMap<RoomName, Seq>, StoreError>;
 
+    /// Records each room's last seq after this batch.
+    async fn save_last_seqs(
+        &mut self,
+        last_seqs: &HashMap<RoomName, Seq>,
+    ) -> Result<(), StoreError>;
+
+    async fn commit(self) -> Result<(), StoreError>;
+
+    async fn rollback(self) -> Result<(), StoreError>;
+}
+
+/// The statements of one append, called in this order in one transaction,
+/// after [`RoomsTx::lock_rooms`] and before [`RoomsTx::save_last_seqs`].
+#[async_trait::async_trait]
+pub(super) trait AppendTx: RoomsTx {
     /// Messages already stored under any of `keys`.
     async fn find_stored(&mut self, keys: &[RetryKey]) -> Result<Vec<Message>, StoreError>;
 
@@ -49,19 +65,9 @@ pub(super) trait AppendTx: Send + Sized {
     /// those inserted.
     async fn insert(&mut self, rows: &[NewRow<'_>], ts: i64) -> Result<Ids, StoreError>;
 
-    /// Records each room's last seq after this batch.
-    async fn save_last_seqs(
-        &mut self,
-        last_seqs: &HashMap<RoomName, Seq>,
-    ) -> Result<(), StoreError>;
-
     /// Marks the direct rooms among `rooms` as active at `ts`.
     async fn touch_conversations(&mut self, rooms: &[&RoomName], ts: i64)
     -> Result<(), StoreError>;
-
-    async fn commit(self) -> Result<(), StoreError>;
-
-    async fn rollback(self) -> Result<(), StoreError>;
 }
 
 /// Stores `drafts` in one transaction and returns one result per draft, in
@@ -71,10 +77,14 @@ pub(super) trait AppendTx: Send + Sized {
 /// something does (a row written outside this path), the attempt is rolled
 /// back and made again, so it finds that row as a retry's original instead
 /// of failing the batch or leaving a gap in the seqs.
-pub(super) async fn append<B: Backend>(
+pub(super) async fn append<B>(
     backend: &B,
     drafts: &[MessageDraft],
-) -> Result<Vec<Appended>, StoreError> {
+) -> Result<Vec<Appended>, StoreError>
+where
+    B: Backend,
+    B::Tx: AppendTx,
+{
     for _ in 0..ATTEMPTS {
         let mut tx = backend.begin().await?;
         match attempt(&mut tx, drafts).await? {

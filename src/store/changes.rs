@@ -3,15 +3,15 @@
 //! room's counter under the room lock, like a new message. A backend
 //! supplies only its statements, through [`ChangeTx`].
 
-use super::batch::{AppendTx, Backend};
+use super::batch::{Backend, RoomsTx};
 use super::rows::ChangeRow;
 use super::{Applied, Rejected, StoreError};
 use crate::domain::{Action, ChangeDraft, ClientId, MAX_REACTIONS, Message, RoomName, UserId};
 use std::collections::HashMap;
 
-/// The statements a change needs, in the transaction of [`AppendTx`].
+/// The statements a change needs, in a transaction that has locked its rooms.
 #[async_trait::async_trait]
-pub(super) trait ChangeTx: AppendTx {
+pub(super) trait ChangeTx: RoomsTx {
     /// A message of the room in its current state.
     async fn message(&mut self, room: &RoomName, id: i64) -> Result<Option<Message>, StoreError>;
 

@@ -47,6 +47,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the store has stopped")]
+    Stopped,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the database did not answer in time")]

@@ -5,7 +5,7 @@
 //! Batches travel as arrays (`unnest`), so a statement has a handful of
 //! parameters however large the batch, far from PostgreSQL's 65535.
 
-use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
+use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey, RoomsTx};
 use super::changes::{self, ChangeTx};
 use super::conversations;
 use super::reads;
@@ -210,7 +210,7 @@ impl Backend for PgPool {
 /// Hence a visible seq N means every seq below N is committed too: a
 /// process that got N from another but not N-1 can read N-1 here.
 #[async_trait::async_trait]
-impl AppendTx for Transaction<'static, Postgres> {
+impl RoomsTx for Transaction<'static, Postgres> {
     /// One upsert creates missing rooms and locks existing ones (`DO UPDATE`
     /// locks the row as `FOR UPDATE` would), in byte order of the names, so
     /// two appends sharing rooms never wait for each other in a cycle.
@@ -238,6 +238,34 @@ impl AppendTx for Transaction<'static, Postgres> {
             .collect()
     }
 
+    async fn save_last_seqs(
+        &mut self,
+        last_seqs: &HashMap<RoomName, Seq>,
+    ) -> Result<(), StoreError> {
+        let (names, seqs): (Vec<&str>, Vec<Seq>) =
+            last_seqs.iter().map(|(room, seq)| (room.as_str(), *seq)).unzip();
+        sqlx::query(
+            "UPDATE rooms SET last_seq = v.last_seq \
+             FROM unnest($1::text[], $2::int8[]) AS v (name, last_seq) WHERE rooms.name = v.name",
+        )
+        .bind(&names)
+        .bind(&seqs)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(Transaction::commit(self).await?)
+    }
+
+    async fn rollback(self) -> Result<(), StoreError> {
+        Ok(Transaction::rollback(self).await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl AppendTx for Transaction<'static, Postgres> {
     async fn find_stored(&mut self, keys: &[RetryKey]) -> Result<Vec<Message>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -284,37 +312,12 @@ impl AppendTx for Transaction<'static, Postgres> {
         Ok(inserted.into_iter().map(|(id, room, seq)| ((room, seq), id)).collect())
     }
 
-    async fn save_last_seqs(
-        &mut self,
-        last_seqs: &HashMap<RoomName, Seq>,
-    ) -> Result<(), StoreError> {
-        let (names, seqs): (Vec<&str>, Vec<Seq>) =
-            last_seqs.iter().map(|(room, seq)| (room.as_str(), *seq)).unzip();
-        sqlx::query(
-            "UPDATE rooms SET last_seq = v.last_seq \
-             FROM unnest($1::text[], $2::int8[]) AS v (name, last_seq) WHERE rooms.name = v.name",
-        )
-        .bind(&names)
-        .bind(&seqs)
-        .execute(&mut **self)
-        .await?;
-        Ok(())
-    }
-
     async fn touch_conversations(
         &mut self,
         rooms: &[&RoomName],
         ts: i64,
     ) -> Result<(), StoreError> {
         conversations::touch::<Postgres>(&mut **self, rooms, ts).await
-    }
-
-    async fn commit(self) -> Result<(), StoreError> {
-        Ok(Transaction::commit(self).await?)
-    }
-
-    async fn rollback(self) -> Result<(), StoreError> {
-        Ok(Transaction::rollback(self).await?)
     }
 }
 

@@ -51,6 +51,33 @@ impl MessageRow {
     pub(super) fn id(&self) -> i64 {
         self.id
     }
+
+    /// Reads a `SELECT m.*` row on a rusqlite connection (the SQLite append
+    /// thread), by the same column names sqlx reads.
+    pub(super) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use rusqlite::types::ValueRef;
+        // TEXT in SQLite; read as bytes, as sqlx does.
+        let bytes = |name: &str| -> rusqlite::Result<Option<Vec<u8>>> {
+            Ok(match row.get_ref(name)? {
+                ValueRef::Text(b) | ValueRef::Blob(b) => Some(b.to_vec()),
+                _ => None,
+            })
+        };
+        Ok(Self {
+            id: row.get("id")?,
+            room: row.get("room")?,
+            seq: row.get("seq")?,
+            user_id: row.get("user_id")?,
+            user_name: row.get("user_name")?,
+            text: bytes("text")?
+                .ok_or_else(|| rusqlite::Error::InvalidColumnName("text is NULL".into()))?,
+            ts: row.get("ts")?,
+            client_id: bytes("client_id")?,
+            edited_at: row.get("edited_at")?,
+            deleted: row.get("deleted")?,
+            reply_to: row.get("reply_to")?,
+        })
+    }
 }
 
 impl TryFrom<MessageRow> for Message {

@@ -2,11 +2,11 @@
 //! a batch is planned is in [`super::batch`], how pages are made in
 //! [`super::rows`].
 
-use super::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey};
+use super::batch::{self, Backend, RoomsTx};
 use super::changes::{self, ChangeTx};
 use super::conversations;
 use super::reads;
-use super::rows::{self, ChangeRow, MessageRow};
+use super::rows::{self, ChangeRow};
 use super::search::{self, Search};
 use super::{
     Appended, Applied, LogPage, Marked, Opened, Page, ReadMarker, Rejected, Slice, Store,
@@ -15,17 +15,21 @@ use super::{
 use crate::domain::{
     ChangeDraft, ClientId, Message, MessageDraft, Pair, RoomName, Seq, User, UserId,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod append;
+
+use append::AppendThread;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Rows per multi-row statement: 8 binds each stays far below SQLite's
 /// limit on bound parameters.
-const CHUNK: usize = 500;
+pub(super) const CHUNK: usize = 500;
 
 /// Multi-row statements of at most this many rows stay prepared on their
 /// connection; larger ones are prepared for each use. Every row count is
@@ -35,7 +39,7 @@ const CHUNK: usize = 500;
 const CACHED_ROWS: usize = 8;
 
 /// Whether a statement for `rows` rows is kept prepared.
-fn cached(rows: usize) -> bool {
+pub(super) fn cached(rows: usize) -> bool {
     rows <= CACHED_ROWS
 }
 
@@ -51,37 +55,48 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// to copy) lets it start over.
 const INLINE_CHECKPOINT_PAGES: &str = "10000";
 
+/// Settings every connection runs with, beside WAL mode (kept in the file)
+/// and the busy timeout.
+const PRAGMAS: [(&str, &str); 4] = [
+    // With WAL, a commit is in the OS before the ack, so it survives the
+    // process being killed; skipping the fsync per commit keeps acks fast (a
+    // power cut may lose the last commits).
+    ("synchronous", "NORMAL"),
+    // Freed space is overwritten with zeros: a deleted message's text
+    // leaves the file, not only the table.
+    ("secure_delete", "ON"),
+    ("wal_autocheckpoint", INLINE_CHECKPOINT_PAGES),
+    // sqlx turns this on by itself; the append thread's connection too.
+    ("foreign_keys", "ON"),
+];
+
 /// History in a local SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Appends run there, on a connection of their own.
+    appends: AppendThread,
 }
 
 impl SqliteStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        // WAL with NORMAL sync: a commit is in the OS before the ack, so it
-        // survives the process being killed; skipping the fsync per commit
-        // keeps acks fast (a power cut may lose the last commits).
         let options = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::Open)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            // Freed space is overwritten with zeros: a deleted message's
-            // text leaves the file, not only the table.
-            .pragma("secure_delete", "ON")
-            .pragma("wal_autocheckpoint", INLINE_CHECKPOINT_PAGES);
+            .busy_timeout(Duration::from_secs(5));
+        let options = PRAGMAS.iter().fold(options, |o, (name, value)| o.pragma(*name, *value));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             // A connection to a local file does not go stale; testing it
             // would cost each store call a round trip to its thread.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(StoreError::Open)?;
         MIGRATOR.run(&pool).await?;
+        let appends = AppendThread::start(options.get_filename(), &PRAGMAS)?;
         tokio::spawn(checkpoint(pool.clone()));
-        Ok(Self { pool })
+        Ok(Self { pool, appends })
     }
 
     /// After a delete, moves every page out of the write-ahead log into the
@@ -133,7 +148,7 @@ const FTS5: search::Dialect = search::Dialect {
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn append(&self, drafts: &[MessageDraft]) -> Result<Vec<Appended>, StoreError> {
-        batch::append(&self.pool, drafts).await
+        self.appends.append(drafts).await
     }
 
     async fn read(&self, room: &RoomName, slice: Slice, limit: u32) -> Result<Page, StoreError> {
@@ -232,7 +247,7 @@ impl Backend for SqlitePool {
 }
 
 #[async_trait::async_trait]
-impl AppendTx for Transaction<'static, Sqlite> {
+impl RoomsTx for Transaction<'static, Sqlite> {
     /// The whole file is already locked by `BEGIN IMMEDIATE`; this reads the
     /// last seqs (a room without a row has none yet).
     async fn lock_rooms(
@@ -262,58 +277,6 @@ impl AppendTx for Transaction<'static, Sqlite> {
         Ok(seqs)
     }
 
-    async fn find_stored(&mut self, keys: &[RetryKey]) -> Result<Vec<Message>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            // CROSS JOIN keeps SQLite looking up each key in the unique index.
-            let mut query = QueryBuilder::<Sqlite>::new("WITH k (room, user_id, client_id) AS (");
-            query.push_values(chunk, |mut row, (room, user, client_id)| {
-                row.push_bind(room.as_str())
-                    .push_bind(user.to_string())
-                    .push_bind(client_id.as_str());
-            });
-            query.push(
-                ") SELECT m.* FROM k CROSS JOIN messages m ON m.room = k.room \
-                 AND m.user_id = k.user_id AND m.client_id = k.client_id",
-            );
-            let rows = query.build_query_as::<MessageRow>().persistent(cached(chunk.len()));
-            for row in rows.fetch_all(&mut **self).await? {
-                found.push(Message::try_from(row)?);
-            }
-        }
-        Ok(found)
-    }
-
-    async fn insert(&mut self, rows: &[NewRow<'_>], ts: i64) -> Result<Ids, StoreError> {
-        let mut ids = Ids::with_capacity(rows.len());
-        for chunk in rows.chunks(CHUNK) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO messages (room, seq, user_id, user_name, text, ts, client_id, reply_to) ",
-            );
-            query.push_values(chunk, |mut row, (draft, seq)| {
-                row.push_bind(draft.room.as_str())
-                    .push_bind(*seq)
-                    .push_bind(draft.user.id.to_string())
-                    .push_bind(draft.user.name.as_str())
-                    .push_bind(draft.text.as_str())
-                    .push_bind(ts)
-                    .push_bind(draft.client_id.as_ref().map(ClientId::as_str))
-                    .push_bind(draft.reply_to);
-            });
-            // RETURNING order is unspecified; (room, seq) says which row is which.
-            query.push(" ON CONFLICT DO NOTHING RETURNING id, room, seq");
-            for (id, room, seq) in query
-                .build_query_as::<(i64, String, Seq)>()
-                .persistent(cached(chunk.len()))
-                .fetch_all(&mut **self)
-                .await?
-            {
-                ids.insert((room, seq), id);
-            }
-        }
-        Ok(ids)
-    }
-
     async fn save_last_seqs(
         &mut self,
         last_seqs: &HashMap<RoomName, Seq>,
@@ -328,14 +291,6 @@ impl AppendTx for Transaction<'static, Sqlite> {
             query.build().persistent(cached(chunk.len())).execute(&mut **self).await?;
         }
         Ok(())
-    }
-
-    async fn touch_conversations(
-        &mut self,
-        rooms: &[&RoomName],
-        ts: i64,
-    ) -> Result<(), StoreError> {
-        conversations::touch::<Sqlite>(&mut **self, rooms, ts).await
     }
 
     async fn commit(self) -> Result<(), StoreError> {
@@ -433,48 +388,5 @@ impl ChangeTx for Transaction<'static, Sqlite> {
         .execute(&mut **self)
         .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{DisplayName, MessageText};
-    use sqlx::Connection;
-
-    fn drafts(size: usize, user: &User) -> Vec<MessageDraft> {
-        let draft = |i: usize| MessageDraft {
-            room: RoomName::parse(&format!("room-{i}")).expect("a room"),
-            user: user.clone(),
-            text: MessageText::parse(format!("one of {size}")).expect("a text"),
-            client_id: Some(ClientId::parse(format!("{size}-{i}")).expect("a client id")),
-            reply_to: None,
-        };
-        (0..size).map(draft).collect()
-    }
-
-    /// Statements kept prepared on the store's connections now.
-    async fn prepared(store: &SqliteStore) -> usize {
-        let mut connections = Vec::new();
-        for _ in 0..store.pool.size() {
-            connections.push(store.pool.acquire().await.expect("a connection"));
-        }
-        connections.iter_mut().map(|c| c.cached_statements_size()).sum()
-    }
-
-    #[tokio::test]
-    async fn batches_of_ever_new_sizes_leave_no_statements_prepared_for_each() {
-        let dir = tempfile::tempdir().expect("a folder");
-        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
-        let store = SqliteStore::open(&url).await.expect("a store");
-        let user = User { id: UserId::random(), name: DisplayName::parse("Asha").expect("name") };
-        let sizes = CACHED_ROWS + 1..=CACHED_ROWS + 40;
-        for size in sizes.clone() {
-            store.append(&drafts(size, &user)).await.expect("stored");
-        }
-        // Kept, four multi-row statements for each of 40 sizes would fill
-        // sqlx's 100 a connection; what is left are a few fixed ones.
-        let prepared = prepared(&store).await;
-        assert!(prepared < sizes.count(), "{prepared} statements kept prepared");
     }
 }
