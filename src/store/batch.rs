@@ -70,6 +70,20 @@ pub(super) trait AppendTx: RoomsTx {
     -> Result<(), StoreError>;
 }
 
+/// Each of `rooms` with its last seq, from `found` (name and last seq of
+/// those with a row; a room without one has none yet).
+pub(super) fn last_seqs(
+    rooms: &[&RoomName],
+    found: Vec<(String, Seq)>,
+) -> Result<HashMap<RoomName, Seq>, StoreError> {
+    let mut seqs: HashMap<RoomName, Seq> = rooms.iter().map(|r| ((*r).clone(), 0)).collect();
+    for (name, last_seq) in found {
+        let room = RoomName::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        seqs.insert(room, last_seq);
+    }
+    Ok(seqs)
+}
+
 /// Stores `drafts` in one transaction and returns one result per draft, in
 /// draft order, once committed.
 ///

@@ -254,7 +254,7 @@ impl RoomsTx for Transaction<'static, Sqlite> {
         &mut self,
         rooms: &[&RoomName],
     ) -> Result<HashMap<RoomName, Seq>, StoreError> {
-        let mut seqs: HashMap<RoomName, Seq> = rooms.iter().map(|r| ((*r).clone(), 0)).collect();
+        let mut found = Vec::new();
         for chunk in rooms.chunks(CHUNK) {
             let mut query =
                 QueryBuilder::<Sqlite>::new("SELECT name, last_seq FROM rooms WHERE name IN (");
@@ -263,18 +263,10 @@ impl RoomsTx for Transaction<'static, Sqlite> {
                 names.push_bind(room.as_str());
             });
             query.push(")");
-            for (name, last_seq) in query
-                .build_query_as::<(String, Seq)>()
-                .persistent(cached(chunk.len()))
-                .fetch_all(&mut **self)
-                .await?
-            {
-                let room =
-                    RoomName::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                seqs.insert(room, last_seq);
-            }
+            let rows = query.build_query_as::<(String, Seq)>().persistent(cached(chunk.len()));
+            found.extend(rows.fetch_all(&mut **self).await?);
         }
-        Ok(seqs)
+        batch::last_seqs(rooms, found)
     }
 
     async fn save_last_seqs(

@@ -168,23 +168,18 @@ impl RoomsTx for Tx {
         &mut self,
         rooms: &[&RoomName],
     ) -> Result<HashMap<RoomName, Seq>, StoreError> {
-        let mut seqs: HashMap<RoomName, Seq> = rooms.iter().map(|r| ((*r).clone(), 0)).collect();
+        let mut found = Vec::new();
         for chunk in rooms.chunks(CHUNK) {
             let sql = format!(
                 "SELECT name, last_seq FROM rooms WHERE name IN ({})",
                 vec!["?"; chunk.len()].join(", ")
             );
             let params = chunk.iter().map(|room| text(room.as_str())).collect();
-            let found = self.query(&sql, chunk.len(), params, |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, Seq>(1)?))
-            })?;
-            for (name, last_seq) in found {
-                let room =
-                    RoomName::parse(&name).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                seqs.insert(room, last_seq);
-            }
+            found.extend(
+                self.query(&sql, chunk.len(), params, |row| Ok((row.get(0)?, row.get(1)?)))?,
+            );
         }
-        Ok(seqs)
+        batch::last_seqs(rooms, found)
     }
 
     async fn save_last_seqs(
