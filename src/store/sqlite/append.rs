@@ -26,9 +26,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-struct Job {
-    drafts: Vec<MessageDraft>,
-    reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
+enum Job {
+    Append {
+        drafts: Vec<MessageDraft>,
+        reply: oneshot::Sender<Result<Vec<Appended>, StoreError>>,
+    },
+    /// Copies what is left of the log after a checkpoint beside the writer.
+    FinishCheckpoint,
 }
 
 /// The thread that appends; dropping this ends it.
@@ -58,13 +62,19 @@ impl AppendThread {
         Ok(Self { jobs })
     }
 
+    /// Has the thread finish a checkpoint between two appends.
+    pub(super) fn finish_checkpoint(&self) {
+        let _ = self.jobs.send(Job::FinishCheckpoint);
+    }
+
     /// Stores `drafts` in one transaction; see [`batch::append`].
     pub(super) async fn append(
         &self,
         drafts: &[MessageDraft],
     ) -> Result<Vec<Appended>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { drafts: drafts.to_vec(), reply }).map_err(|_| StoreError::Stopped)?;
+        let job = Job::Append { drafts: drafts.to_vec(), reply };
+        self.jobs.send(job).map_err(|_| StoreError::Stopped)?;
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 }
@@ -72,8 +82,16 @@ impl AppendThread {
 fn serve(conn: Connection, inbox: mpsc::Receiver<Job>) {
     let lender = Lender(Arc::new(Mutex::new(Some(conn))));
     while let Ok(job) = inbox.recv() {
-        let result = now(batch::append(&lender, &job.drafts));
-        let _ = job.reply.send(result);
+        match job {
+            Job::Append { drafts, reply } => {
+                let _ = reply.send(now(batch::append(&lender, &drafts)));
+            }
+            Job::FinishCheckpoint => {
+                if let Err(error) = lender.checkpoint() {
+                    tracing::warn!(%error, "cannot finish checkpointing the write-ahead log");
+                }
+            }
+        }
     }
 }
 
@@ -89,6 +107,20 @@ fn now<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, Stor
 
 /// The thread's connection, lent to one transaction at a time.
 struct Lender(Arc<Mutex<Option<Connection>>>);
+
+impl Lender {
+    /// A passive checkpoint on the writer's own connection: with no commit
+    /// beside it, it copies the whole log, so the next commit starts the
+    /// log over.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("the append connection is lent".into()))?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
 
 #[async_trait::async_trait]
 impl Backend for Lender {
