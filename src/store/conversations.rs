@@ -195,6 +195,10 @@ where
     Ok(())
 }
 
+/// Marks a direct room active at `$1` (a new message), in the append's
+/// transaction; also run by the SQLite append thread.
+pub(super) const TOUCH: &str = "UPDATE conversations SET last_activity = $1 WHERE room = $2";
+
 /// Marks the direct rooms among `rooms` active at `ts` (a new message), in
 /// the append's transaction.
 pub(super) async fn touch<DB>(
@@ -213,11 +217,7 @@ where
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
     for room in rooms.iter().filter(|room| room.is_direct()) {
-        sqlx::query("UPDATE conversations SET last_activity = $1 WHERE room = $2")
-            .bind(ts)
-            .bind(room.as_str())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(TOUCH).bind(ts).bind(room.as_str()).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@
 use super::{CHUNK, cached};
 use crate::domain::{ClientId, Message, MessageDraft, RoomName, Seq};
 use crate::store::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey, RoomsTx};
+use crate::store::conversations;
 use crate::store::rows::MessageRow;
 use crate::store::{Appended, StoreError};
 use rusqlite::types::Value;
@@ -310,8 +311,7 @@ impl AppendTx for Tx {
     ) -> Result<(), StoreError> {
         for room in rooms.iter().filter(|room| room.is_direct()) {
             let params = vec![Value::Integer(ts), text(room.as_str())];
-            let sql = "UPDATE conversations SET last_activity = ? WHERE room = ?";
-            self.query(sql, 1, params, |_| Ok(()))?;
+            self.query(conversations::TOUCH, 1, params, |_| Ok(()))?;
         }
         Ok(())
     }
