@@ -131,12 +131,11 @@ impl Conn {
             entry.seen = entry.seen.max(seen);
             return false;
         }
-        // A connection is usually in one or two rooms: grow by one up to
-        // four rather than to four at the first (a `Joined` is ~80 B).
-        if rooms.joined.len() < 4 {
-            rooms.joined.reserve_exact(1);
-        }
-        rooms.joined.push(Joined { room: room.clone(), seen, typing_starts: None });
+        // A `Joined` is ~80 B.
+        super::push_lean(
+            &mut rooms.joined,
+            Joined { room: room.clone(), seen, typing_starts: None },
+        );
         true
     }
 

@@ -36,17 +36,11 @@ struct Held {
 }
 
 impl Held {
-    /// Adds a connection. A user is usually held through one or two: grow
-    /// by one up to four rather than to four at the first (64 B per user
-    /// and room, for every idle connection).
+    /// Adds a connection (kept lean: 64 B per user and room otherwise).
     fn hold(&mut self, sid: Sid) {
-        if self.sids.contains(&sid) {
-            return;
+        if !self.sids.contains(&sid) {
+            super::push_lean(&mut self.sids, sid);
         }
-        if self.sids.len() < 4 {
-            self.sids.reserve_exact(1);
-        }
-        self.sids.push(sid);
     }
 }
 
