@@ -14,7 +14,8 @@ run: web
 	$(CARGO) run --release
 
 # Every test: formatting, lints (the bench crates too), strict TypeScript, Rust unit and
-# integration tests (the store's against SQLite and PostgreSQL), a smoke of
+# integration tests (the store's against SQLite and PostgreSQL), the vendored
+# socketioxide and engineioxide's own unit tests (vendor/test.sh), a smoke of
 # the benchmark suite (S1 to S6, tiny, on the debug builds: bench/Makefile's
 # test-smoke, which also builds the load generator and the bench servers
 # and installs bench/node_modules), the contract suite (on one process,
@@ -23,6 +24,7 @@ run: web
 # README.md).
 test: web check
 	$(CARGO) test
+	vendor/test.sh
 	$(CARGO) build
 	$(MAKE) -C bench test-smoke CARGO="$(CARGO)"
 	npm run test:contract

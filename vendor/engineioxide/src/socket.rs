@@ -64,7 +64,11 @@ use std::{
     time::Duration,
 };
 
-use crate::{config::EngineIoConfig, errors::Error};
+use crate::{
+    config::EngineIoConfig,
+    errors::Error,
+    queue::{self, Queue},
+};
 use bytes::Bytes;
 use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Str, TransportType};
 use futures_util::FutureExt;
@@ -72,7 +76,7 @@ use http::request::Parts;
 use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
     Mutex, Notify,
-    mpsc::{self, Receiver, error::TrySendError},
+    mpsc::error::TrySendError,
 };
 
 pub use engineioxide_core::Sid;
@@ -114,18 +118,18 @@ impl From<&Error> for Option<DisconnectReason> {
 /// A permit to emit a message to the client.
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
-    inner: mpsc::Permit<'a, Queued>,
+    inner: queue::Permit<'a>,
 }
 impl Permit<'_> {
     /// Consume the permit and emit a message to the client.
     #[inline]
     pub fn emit(self, msg: Str) {
-        self.inner.send(Box::new(smallvec![Packet::Message(msg)]));
+        self.inner.send(smallvec![Packet::Message(msg)]);
     }
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
-        self.inner.send(Box::new(smallvec![Packet::Binary(data)]));
+        self.inner.send(smallvec![Packet::Binary(data)]);
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -137,7 +141,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(Box::new(packets));
+        self.inner.send(packets);
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -149,33 +153,20 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(Box::new(packets));
+        self.inner.send(packets);
     }
 }
 
-/// One entry of a socket's outgoing queue, boxed: tokio's bounded channel
-/// allocates a block of 32 slots when it is created, and a slot holding a
-/// [`PacketBuf`] inline (~170 B) made that 5.4 KB for every socket, idle or
-/// not. Boxed, the block is ~300 B; each send allocates its entry instead.
-pub(crate) type Queued = Box<PacketBuf>;
-
-#[derive(Debug)]
+/// What the transport reading the socket's [`Queue`] holds while it reads:
+/// the lock on it makes sure one transport reads at a time.
+#[derive(Debug, Default)]
 pub(crate) struct InternalRx {
-    pub buffered_rx: Receiver<Queued>,
     /// A packet a polling response read but had no room for, sent first by the next one.
     /// Boxed: inline it made every socket ~170 B larger, though only a polling session
     /// whose response filled up ever holds one.
     pub peeked_packet: Option<Box<PacketBuf>>,
 }
 
-impl InternalRx {
-    fn new(buffered_rx: Receiver<Queued>) -> Self {
-        Self {
-            buffered_rx,
-            peeked_packet: None,
-        }
-    }
-}
 
 /// The latest volatile packets, waiting for the transport. A newer send replaces them.
 ///
@@ -246,11 +237,11 @@ where
     ///
     /// Closing behavior is driven by the [`Socket::cancellation_token`].
     ///
-    /// The channel is made of a [`SmallVec`] of [`Packet`]s so that adjacent packets can be sent atomically.
+    /// The queue holds [`SmallVec`]s of [`Packet`]s so that adjacent packets can be sent atomically.
     pub(crate) internal_rx: Mutex<InternalRx>,
 
-    /// Channel to send [PacketBuf] to the internal connection
-    pub(crate) internal_tx: mpsc::Sender<Queued>,
+    /// The packets waiting for the transport (read by whoever holds `internal_rx`).
+    pub(crate) queue: Queue,
 
     /// Volatile [PacketBuf]s that bypass the internal buffer.
     /// Only the latest volatile message is retained; subsequent volatile sends overwrite the previous one.
@@ -289,15 +280,14 @@ where
         close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
         supports_binary: bool,
     ) -> Self {
-        let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
         Self {
             id: Sid::new(),
             protocol,
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
-            internal_tx,
+            internal_rx: Mutex::new(InternalRx::default()),
+            queue: Queue::new(config.max_buffer_size),
 
             volatile: Volatile::default(),
 
@@ -318,8 +308,8 @@ where
         #[cfg(feature = "tracing")]
         tracing::debug!(?packet, "sending packet");
 
-        self.internal_tx
-            .try_send(Box::new(smallvec![packet]))
+        self.queue
+            .try_send(smallvec![packet])
             .map_err(|p| match p {
                 TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
                 TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
@@ -415,8 +405,8 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "emitting ping");
 
-            self.internal_tx
-                .try_send(Box::new(smallvec![Packet::Ping]))
+            self.queue
+                .try_send(smallvec![Packet::Ping])
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -449,8 +439,8 @@ where
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
-            self.internal_tx
-                .try_send(Box::new(smallvec![Packet::Pong]))
+            self.queue
+                .try_send(smallvec![Packet::Pong])
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
@@ -484,7 +474,7 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
-        let permit = self.internal_tx.try_reserve()?;
+        let permit = self.queue.try_reserve()?;
         Ok(Permit { inner: permit })
     }
 
@@ -515,12 +505,12 @@ where
     /// Returns true if the socket is closed
     /// It means that no more packets can be sent to the client
     pub fn is_closed(&self) -> bool {
-        self.internal_tx.is_closed()
+        self.queue.is_closed()
     }
 
     /// Wait for the socket to be fully closed
     pub async fn closed(&self) {
-        self.internal_tx.closed().await
+        self.queue.closed().await
     }
 
     /// Emits a binary message to the client.
@@ -601,7 +591,7 @@ impl<D: Default + Send + Sync + 'static> std::fmt::Debug for Socket<D> {
             .field("protocol", &self.protocol)
             .field("conn", &self.transport)
             .field("internal_rx", &self.internal_rx)
-            .field("internal_tx", &self.internal_tx)
+            .field("queue", &self.queue)
             .field("cancellation_token", &self.cancellation_token)
             .field("req_data", &self.req_parts)
             .finish()
@@ -648,15 +638,14 @@ where
         close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
-        let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
         let sock = Self {
             id: sid,
             protocol: ProtocolVersion::V4,
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
-            internal_tx,
+            internal_rx: Mutex::new(InternalRx::default()),
+            queue: Queue::new(buffer_size),
 
             volatile: Volatile::default(),
 
@@ -671,12 +660,12 @@ where
         };
         let sock = Arc::new(sock);
 
-        let (tx, rx) = mpsc::channel(buffer_size);
+        let (tx, rx) = tokio::sync::mpsc::channel(buffer_size);
         let sock_clone = sock.clone();
         tokio::spawn(async move {
-            let mut internal_rx = sock_clone.internal_rx.try_lock().unwrap();
-            while let Some(packets) = internal_rx.buffered_rx.recv().await {
-                for packet in *packets {
+            let _reading = sock_clone.internal_rx.try_lock().unwrap();
+            while let Some(queued) = sock_clone.queue.take_all().await {
+                for packet in queued.into_iter().flatten() {
                     tx.send(packet).await.unwrap();
                 }
             }

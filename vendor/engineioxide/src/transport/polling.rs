@@ -120,15 +120,12 @@ where
         .max_polling_response
         .unwrap_or(engine.config.max_payload);
     let payload = {
-        let InternalRx {
-            buffered_rx,
-            peeked_packet,
-        } = &mut *rx;
+        let InternalRx { peeked_packet } = &mut *rx;
 
         // Prepend the packet peeked during the previous
         // polling request so it is encoded first, ahead of the newly received packets.
         let rx_stream = stream::iter(peeked_packet.take().map(|p| *p))
-            .chain(rx_stream::EncoderStream::new(buffered_rx, &socket.volatile));
+            .chain(rx_stream::EncoderStream::new(&socket.queue, &socket.volatile));
 
         // Stop waiting for the next packet as soon as the session is closed. The combinator is biased
         // towards the encoder completion, so any buffered close packet is still flushed to the client.
@@ -232,28 +229,28 @@ mod rx_stream {
     use engineioxide_core::PacketBuf;
     use futures_core::Stream;
     use pin_project_lite::pin_project;
-    use tokio::sync::{futures::Notified, mpsc};
+    use tokio::sync::futures::Notified;
 
+    use crate::queue::Queue;
     use crate::socket::Volatile;
 
-    /// [`ReceiverStream`] is a stream that wraps a [`mpsc::Receiver`] by reference.
-    /// Allowing to use it as a stream even if it is behind a mutex.
-    /// The channel holds boxed items (see `socket::Queued`); they come out unboxed.
-    pub struct ReceiverStream<'a, T> {
-        inner: &'a mut mpsc::Receiver<Box<T>>,
+    /// [`ReceiverStream`] yields a socket's queued packets, one [`PacketBuf`] at a time.
+    /// The caller holds the socket's `internal_rx` lock, so it is the queue's only reader.
+    pub struct ReceiverStream<'a> {
+        inner: &'a Queue,
     }
 
-    impl<'a, T> ReceiverStream<'a, T> {
-        pub fn new(inner: &'a mut mpsc::Receiver<Box<T>>) -> Self {
+    impl<'a> ReceiverStream<'a> {
+        pub fn new(inner: &'a Queue) -> Self {
             Self { inner }
         }
     }
 
-    impl<'a, T> Stream for ReceiverStream<'a, T> {
-        type Item = T;
+    impl Stream for ReceiverStream<'_> {
+        type Item = PacketBuf;
 
-        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.inner.poll_recv(cx).map(|item| item.map(|boxed| *boxed))
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.inner.poll_pop(cx)
         }
     }
 
@@ -293,12 +290,12 @@ mod rx_stream {
             #[pin]
             watch: VolatileStream<'a>,
             #[pin]
-            rx: ReceiverStream<'a, PacketBuf>,
+            rx: ReceiverStream<'a>,
         }
     }
 
     impl<'a> EncoderStream<'a> {
-        pub fn new(rx: &'a mut mpsc::Receiver<Box<PacketBuf>>, volatile: &'a Volatile) -> Self {
+        pub fn new(rx: &'a Queue, volatile: &'a Volatile) -> Self {
             Self {
                 rx: ReceiverStream::new(rx),
                 watch: VolatileStream::new(volatile),

@@ -4,6 +4,7 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,11 +25,11 @@ use tokio_tungstenite::{
 };
 use tokio_util::future::FutureExt as _;
 
-use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
+use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    errors::Error, handler::EngineIoHandler, transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -342,7 +343,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
-    let Some(mut internal_rx) = lock
+    let Some(_reading) = lock
         .with_cancellation_token(&socket.cancellation_token)
         .await
     else {
@@ -350,44 +351,35 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
-
-    // Forward buffered packets until the channel is closed or the session is cancelled.
-    // The whole loop observes cancellation: a peer that stopped reading blocks `feed`
-    // forever, and the session must still close. Cancellation is checked after the loop
-    // (biased towards it), so a close packet already queued is still written.
+    // Forward queued packets until the queue is closed or the session is cancelled.
+    // The whole loop observes cancellation: a peer that stopped reading blocks the
+    // sink forever, and the session must still close. Cancellation is checked after
+    // the loop (biased towards it), so a close packet already queued is still written.
     //
-    // Packets are written at one `feed` and their buffers stay boxed while they wait: this
-    // future lives in the connection's task for as long as the connection (patch 10).
+    // Everything queued is taken at once (patch 18) and written, then whatever was
+    // queued meanwhile, and the stream is flushed once. Only the taken queue (not a
+    // packet) is held while the sink is busy: this future lives in the connection's
+    // task for as long as the connection (patch 10).
     let forward = async {
         loop {
-            let first = tokio::select! {
+            let mut queued = tokio::select! {
                 biased;
-                items = buffered_rx.recv() => match items {
-                    Some(packets) => packets,
+                items = socket.queue.take_all() => match items {
+                    Some(items) => items,
                     None => break,
                 },
                 () = socket.volatile.ready() => match socket.volatile.take() {
                     Some(packets) => {
                         #[cfg(feature = "tracing")]
                         tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                        packets
+                        VecDeque::from([*packets])
                     }
                     None => continue,
                 },
             };
-            let mut next = Some(first);
-            while let Some(mut packets) = next {
-                while !packets.is_empty() {
-                    let Some(msg) = ws_message(packets.remove(0), socket.protocol) else {
-                        continue;
-                    };
-                    if let Err(_e) = tx.feed(msg).await {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
-                    }
-                }
-                next = buffered_rx.try_recv().ok();
+            while !queued.is_empty() {
+                std::future::poll_fn(|cx| poll_write(&mut tx, &mut queued, &socket, cx)).await;
+                queued = socket.queue.try_take_all();
             }
 
             #[cfg(feature = "tracing")]
@@ -417,6 +409,45 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     {
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = %socket.id, "peer not reading; dropping the connection");
+    }
+}
+
+/// Hands `queued` packets to the sink, in order, until it is empty; pending
+/// while the sink has no room. A packet is taken from the queue only once
+/// the sink can take it, so nothing is held while waiting. A packet the sink
+/// refuses is dropped, as the connection is failing.
+fn poll_write<S, D>(
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    queued: &mut VecDeque<PacketBuf>,
+    socket: &Socket<D>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    D: Default + Send + Sync + 'static,
+{
+    use futures_util::Sink;
+    use std::{pin::Pin, task::Poll};
+    loop {
+        let Some(front) = queued.front_mut() else {
+            return Poll::Ready(());
+        };
+        let ready = match Pin::new(&mut *tx).poll_ready(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(ready) => ready,
+        };
+        let packet = front.remove(0);
+        if front.is_empty() {
+            queued.pop_front();
+        }
+        let sent = ready.and_then(|()| match ws_message(packet, socket.protocol) {
+            Some(msg) => Pin::new(&mut *tx).start_send(msg),
+            None => Ok(()),
+        });
+        if let Err(_e) = sent {
+            #[cfg(feature = "tracing")]
+            tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+        }
     }
 }
 
@@ -505,10 +536,10 @@ where
     socket.start_upgrade();
 
     // We send a last Noop request to close a potential waiting polling request.
+    // Queued even when the queue is full: it is what frees that request.
     socket
-        .internal_tx
-        .send(Box::new(smallvec![Packet::Noop]))
-        .await
+        .queue
+        .force_send(smallvec![Packet::Noop])
         .map_err(|_| Error::Upgrade)?;
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
