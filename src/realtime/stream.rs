@@ -263,6 +263,22 @@ impl<A: Adapter> Streams<A> {
         if self.outbox.is_empty() {
             return;
         }
+        // Each connection's writer starts once everything it is sent here is
+        // queued, and writes it at once (one syscall, not one per entry).
+        engineioxide::batch_wakes(|| {
+            self.deliver_runs();
+            for mut delivery in self.outbox.drain(..) {
+                delivery.acknowledge();
+                if let Some(received) = delivery.received {
+                    self.metrics.delivery_lag(received.elapsed());
+                }
+            }
+        });
+        self.note_memory();
+    }
+
+    /// Sends each room's run of the outbox, in order.
+    fn deliver_runs(&self) {
         let mut runs: HashMap<&RoomName, Vec<usize>> = HashMap::new();
         for (at, delivery) in self.outbox.iter().enumerate() {
             runs.entry(delivery.entry.room()).or_default().push(at);
@@ -276,13 +292,6 @@ impl<A: Adapter> Streams<A> {
             let reached = fanout::deliver_entries(&self.io, room, &entries);
             self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
         }
-        for mut delivery in self.outbox.drain(..) {
-            delivery.acknowledge();
-            if let Some(received) = delivery.received {
-                self.metrics.delivery_lag(received.elapsed());
-            }
-        }
-        self.note_memory();
     }
 
     async fn fill_overdue(&mut self) {

@@ -67,7 +67,7 @@ use std::{
 use crate::{
     config::EngineIoConfig,
     errors::Error,
-    queue::{self, Queue},
+    queue::{self, Item, Queue},
 };
 use bytes::Bytes;
 use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Str, TransportType};
@@ -124,12 +124,21 @@ impl Permit<'_> {
     /// Consume the permit and emit a message to the client.
     #[inline]
     pub fn emit(self, msg: Str) {
-        self.inner.send(smallvec![Packet::Message(msg)]);
+        self.inner.send(Item::Message(msg));
     }
+    /// Consume the permit and emit a message packet already written with its
+    /// Engine.IO type, `4` then the message (the same bytes for many sockets:
+    /// a websocket sends them without copying them behind a `4` of its own).
+    #[inline]
+    pub fn emit_framed(self, packet: Str) {
+        debug_assert!(packet.as_bytes().first() == Some(&b'4'));
+        self.inner.send(Item::Framed(packet));
+    }
+
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
-        self.inner.send(smallvec![Packet::Binary(data)]);
+        self.inner.send(Item::packet(Packet::Binary(data)));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -141,7 +150,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.inner.send(Item::packets(packets));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -153,7 +162,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(packets);
+        self.inner.send(Item::packets(packets));
     }
 }
 
@@ -309,10 +318,10 @@ where
         tracing::debug!(?packet, "sending packet");
 
         self.queue
-            .try_send(smallvec![packet])
+            .try_send(Item::packet(packet))
             .map_err(|p| match p {
-                TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
-                TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
+                TrySendError::Full(p) => TrySendError::Full(p.into_first().unwrap()),
+                TrySendError::Closed(p) => TrySendError::Closed(p.into_first().unwrap()),
             })?;
         Ok(())
     }
@@ -406,7 +415,7 @@ where
             tracing::trace!(sid = ?self.id, "emitting ping");
 
             self.queue
-                .try_send(smallvec![Packet::Ping])
+                .try_send(Item::packet(Packet::Ping))
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -440,7 +449,7 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
             self.queue
-                .try_send(smallvec![Packet::Pong])
+                .try_send(Item::packet(Packet::Pong))
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
@@ -665,7 +674,7 @@ where
         tokio::spawn(async move {
             let _reading = sock_clone.internal_rx.try_lock().unwrap();
             while let Some(queued) = sock_clone.queue.take_all().await {
-                for packet in queued.into_iter().flatten() {
+                for packet in queued.into_iter().flat_map(Item::into_packets) {
                     tx.send(packet).await.unwrap();
                 }
             }

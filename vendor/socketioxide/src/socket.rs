@@ -135,6 +135,10 @@ impl<'a> PermitExt<'a> for Permit<'a> {
 pub struct EncodedEvent {
     ns: socketioxide_core::Str,
     value: Value,
+    /// A text event as the Engine.IO message packet it is sent in (`4…`),
+    /// written once: a websocket sends these bytes to every socket as they
+    /// are, with no copy per socket.
+    framed: Option<engineioxide::Str>,
 }
 
 /// A RemoteSocket is a [`Socket`] that is remotely connected on another server.
@@ -536,9 +540,14 @@ impl<A: Adapter> Socket<A> {
     ) -> Result<EncodedEvent, SendError> {
         let data = self.parser.encode_value(data, Some(event.as_ref()))?;
         let value = self.parser.encode(Packet::event(self.ns.path.clone(), data));
+        let framed = match &value {
+            Value::Str(text, None) => Some(format!("4{}", text.as_str()).into()),
+            _ => None,
+        };
         Ok(EncodedEvent {
             ns: self.ns.path.clone(),
             value,
+            framed,
         })
     }
 
@@ -554,7 +563,10 @@ impl<A: Adapter> Socket<A> {
             return Err(SendError::Socket(SocketError::Closed));
         }
         let permit = self.reserve().map_err(SendError::Socket)?;
-        permit.send_raw(event.value.clone());
+        match &event.framed {
+            Some(framed) => permit.emit_framed(framed.clone()),
+            None => permit.send_raw(event.value.clone()),
+        }
         Ok(())
     }
 

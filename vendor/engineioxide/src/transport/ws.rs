@@ -13,23 +13,25 @@ use futures_util::{
     stream::{SplitSink, SplitStream},
 };
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
-use smallvec::smallvec;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
-        self, Message,
+        self, Message, Utf8Bytes,
         handshake::derive_accept_key,
         protocol::{Role, WebSocketConfig},
     },
 };
 use tokio_util::future::FutureExt as _;
 
-use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, Str, TransportType};
+use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, transport::make_open_packet,
+    errors::Error,
+    handler::EngineIoHandler,
+    queue::{self, Item, Next},
+    transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -372,7 +374,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                     Some(packets) => {
                         #[cfg(feature = "tracing")]
                         tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                        VecDeque::from([*packets])
+                        VecDeque::from([Item::Packets(packets)])
                     }
                     None => continue,
                 },
@@ -418,7 +420,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 /// refuses is dropped, as the connection is failing.
 fn poll_write<S, D>(
     tx: &mut SplitSink<WebSocketStream<S>, Message>,
-    queued: &mut VecDeque<PacketBuf>,
+    queued: &mut VecDeque<Item>,
     socket: &Socket<D>,
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<()>
@@ -429,18 +431,22 @@ where
     use futures_util::Sink;
     use std::{pin::Pin, task::Poll};
     loop {
-        let Some(front) = queued.front_mut() else {
+        if queued.is_empty() {
             return Poll::Ready(());
-        };
+        }
         let ready = match Pin::new(&mut *tx).poll_ready(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(ready) => ready,
         };
-        let packet = front.remove(0);
-        if front.is_empty() {
-            queued.pop_front();
-        }
-        let sent = ready.and_then(|()| match ws_message(packet, socket.protocol) {
+        let msg = match queue::pop_next(queued) {
+            None => return Poll::Ready(()),
+            Some(Next::Packet(packet)) => ws_message(packet, socket.protocol),
+            // SAFETY: a `Str` holds UTF-8.
+            Some(Next::Framed(packet)) => Some(Message::Text(unsafe {
+                Utf8Bytes::from_bytes_unchecked(packet.into())
+            })),
+        };
+        let sent = ready.and_then(|()| match msg {
             Some(msg) => Pin::new(&mut *tx).start_send(msg),
             None => Ok(()),
         });
@@ -539,7 +545,7 @@ where
     // Queued even when the queue is full: it is what frees that request.
     socket
         .queue
-        .force_send(smallvec![Packet::Noop])
+        .force_send(Item::packet(Packet::Noop))
         .map_err(|_| Error::Upgrade)?;
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
