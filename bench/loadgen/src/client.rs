@@ -252,7 +252,7 @@ impl Client {
     /// Sends one `message` of `size` text bytes carrying the send stamp;
     /// its ack is counted in `tally` (and the window, if the stamp is in it).
     pub fn send_message(&self, size: usize, tally: &Arc<SendTally>, shared: &Shared) {
-        let stamp = now_ms();
+        let stamp = stamp_now();
         let window = shared
             .window
             .read()
@@ -270,7 +270,7 @@ impl Client {
         let Some(room) = self.room().filter(|_| self.open.load(Ordering::Relaxed)) else {
             return pending.failed("not connected");
         };
-        let mut text = format!("{STAMP}{stamp:.3}@ c{} ", self.global);
+        let mut text = stamp_text(stamp, self.global);
         while text.len() < size {
             text.push('x');
         }
@@ -502,9 +502,37 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
     text[from..from + digits].parse().ok()
 }
 
+/// The send stamp, in ms to the µs: exactly what receivers read back from
+/// the text. Unrounded, a message sent a fraction of a µs before a window
+/// opened was not counted as sent, while its text (rounded) put it inside:
+/// every receiver counted it, and the run failed with "999 deliveries more
+/// than sent" (bench S1, the raw server's third repetition on 2026-11-28).
+fn stamp_now() -> f64 {
+    (now_ms() * 1000.0).round() / 1000.0
+}
+
+/// The start of a message's text: its stamp and its sender.
+fn stamp_text(stamp: f64, sender: usize) -> String {
+    format!("{STAMP}{stamp:.3}@ c{sender} ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stamp a receiver reads out of a message's text.
+    fn read_back(text: &str) -> Option<f64> {
+        field_between(text, STAMP, '@').and_then(|s| s.parse().ok())
+    }
+
+    #[test]
+    fn the_stamp_a_sender_counts_is_the_one_its_receivers_read() {
+        for _ in 0..10_000 {
+            let stamp = stamp_now();
+            let text = stamp_text(stamp, 1);
+            assert_eq!(read_back(&text), Some(stamp), "{text}");
+        }
+    }
 
     #[test]
     fn a_message_event_yields_its_stamp_and_seq() {
