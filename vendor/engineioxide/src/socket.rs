@@ -176,7 +176,6 @@ pub(crate) struct InternalRx {
     pub peeked_packet: Option<Box<PacketBuf>>,
 }
 
-
 /// The latest volatile packets, waiting for the transport. A newer send replaces them.
 ///
 /// A slot and a [`Notify`] (a signal kept while nobody waits) rather than a
@@ -246,7 +245,7 @@ where
     ///
     /// Closing behavior is driven by the [`Socket::cancellation_token`].
     ///
-    /// The queue holds [`SmallVec`]s of [`Packet`]s so that adjacent packets can be sent atomically.
+    /// The queue's entries may hold several [`Packet`]s, so that adjacent packets are sent atomically.
     pub(crate) internal_rx: Mutex<InternalRx>,
 
     /// The packets waiting for the transport (read by whoever holds `internal_rx`).

@@ -134,11 +134,17 @@ impl<'a> PermitExt<'a> for Permit<'a> {
 #[derive(Debug, Clone)]
 pub struct EncodedEvent {
     ns: socketioxide_core::Str,
-    value: Value,
+    packet: EncodedPacket,
+}
+
+#[derive(Debug, Clone)]
+enum EncodedPacket {
     /// A text event as the Engine.IO message packet it is sent in (`4…`),
     /// written once: a websocket sends these bytes to every socket as they
     /// are, with no copy per socket.
-    framed: Option<engineioxide::Str>,
+    Framed(engineioxide::Str),
+    /// An event with binary attachments.
+    Value(Value),
 }
 
 /// A RemoteSocket is a [`Socket`] that is remotely connected on another server.
@@ -540,14 +546,13 @@ impl<A: Adapter> Socket<A> {
     ) -> Result<EncodedEvent, SendError> {
         let data = self.parser.encode_value(data, Some(event.as_ref()))?;
         let value = self.parser.encode(Packet::event(self.ns.path.clone(), data));
-        let framed = match &value {
-            Value::Str(text, None) => Some(format!("4{}", text.as_str()).into()),
-            _ => None,
+        let packet = match value {
+            Value::Str(text, None) => EncodedPacket::Framed(format!("4{}", text.as_str()).into()),
+            value => EncodedPacket::Value(value),
         };
         Ok(EncodedEvent {
             ns: self.ns.path.clone(),
-            value,
-            framed,
+            packet,
         })
     }
 
@@ -563,9 +568,9 @@ impl<A: Adapter> Socket<A> {
             return Err(SendError::Socket(SocketError::Closed));
         }
         let permit = self.reserve().map_err(SendError::Socket)?;
-        match &event.framed {
-            Some(framed) => permit.emit_framed(framed.clone()),
-            None => permit.send_raw(event.value.clone()),
+        match &event.packet {
+            EncodedPacket::Framed(framed) => permit.emit_framed(framed.clone()),
+            EncodedPacket::Value(value) => permit.send_raw(value.clone()),
         }
         Ok(())
     }
