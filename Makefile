@@ -24,7 +24,7 @@ run: web
 # README.md).
 test: web check
 	$(CARGO) test
-	vendor/test.sh
+	CARGO="$(CARGO)" vendor/test.sh
 	$(CARGO) build
 	$(MAKE) -C bench test-smoke CARGO="$(CARGO)"
 	npm run test:contract

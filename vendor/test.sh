@@ -8,6 +8,8 @@
 # dev-dependencies, from the crates.io registry. socketioxide's copy uses
 # the vendored engineioxide, as we do.
 set -euo pipefail
+# The cargo `make test` runs with (its CARGO), or the one on the PATH.
+cargo=${CARGO:-cargo}
 cd "$(dirname "$0")/.."
 root=$(pwd)
 work="$root/target/vendored-tests"
@@ -22,10 +24,10 @@ copy() { # crate -> path of its copy
 }
 
 copy engineioxide
-(cd "$work/engineioxide" && cargo test --lib)
+(cd "$work/engineioxide" && "$cargo" test --lib)
 
 copy socketioxide
 printf '\n[patch.crates-io]\nengineioxide = { path = "%s" }\n' "$root/vendor/engineioxide" \
   >>"$work/socketioxide/Cargo.toml"
 # The crate's tests build dummy sockets through this (test-only) feature.
-(cd "$work/socketioxide" && cargo test --lib --features __test_harness)
+(cd "$work/socketioxide" && "$cargo" test --lib --features __test_harness)
