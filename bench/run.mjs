@@ -165,6 +165,9 @@ async function startProcess(label, command, args, env = {}) {
       return {
         count: read("baatchit_delivery_lag_seconds_count"),
         sum: read("baatchit_delivery_lag_seconds_sum"),
+        // Messages that spent at most 1 ms and 2 ms inside the server.
+        within1ms: read('baatchit_delivery_lag_seconds_bucket\\{le="0.001"\\}'),
+        within2ms: read('baatchit_delivery_lag_seconds_bucket\\{le="0.002"\\}'),
         gapReads: read("baatchit_cluster_gap_reads_total"),
       };
     },
@@ -280,6 +283,8 @@ async function startServer(kind) {
       return {
         count: each.reduce((n, l) => n + l.count, 0),
         sum: each.reduce((n, l) => n + l.sum, 0),
+        within1ms: each.reduce((n, l) => n + l.within1ms, 0),
+        within2ms: each.reduce((n, l) => n + l.within2ms, 0),
         gapReads: each.reduce((n, l) => n + l.gapReads, 0),
       };
     },
@@ -585,8 +590,18 @@ async function measureWindow(workers, server, senders, rate, receivers) {
     others: ((machine1.busy - machine0.busy) / seconds) * 100 - cpu - loadTotal - backingTotal,
     steal: ((machine1.steal - machine0.steal) / seconds) * 100,
     serverLag: lag0 ? ((lag1.sum - lag0.sum) / (lag1.count - lag0.count)) * 1000 : NaN,
+    // Of the messages fanned out in the window, % that spent longer than
+    // 1 ms and 2 ms inside the server (arrival to fan-out, commit included).
+    serverOver1ms: lag0 ? overPercent(lag0, lag1, "within1ms") : NaN,
+    serverOver2ms: lag0 ? overPercent(lag0, lag1, "within2ms") : NaN,
     gapReads: lag0 ? lag1.gapReads - lag0.gapReads : NaN,
   };
+}
+
+/** % of the messages counted between two lag readings that were not `within`. */
+function overPercent(lag0, lag1, within) {
+  const count = lag1.count - lag0.count;
+  return count > 0 ? (100 * (count - (lag1[within] - lag0[within]))) / count : NaN;
 }
 
 /**
@@ -933,6 +948,8 @@ const SCENARIOS = {
         "latency max (ms)": load.max,
         "deliveries missing": lost,
         "server CPU (%)": load.cpu,
+        "server-side lag > 1 ms (% of messages)": load.serverOver1ms,
+        "server-side lag > 2 ms (% of messages)": load.serverOver2ms,
       };
     },
   },
