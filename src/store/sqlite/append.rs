@@ -1,5 +1,6 @@
 //! Appends to the SQLite file on a thread of their own, with a connection
-//! kept for them.
+//! kept for them. Between appends the thread also adds what they stored to
+//! the search index, in batches (see [`super::index`]).
 //!
 //! Through sqlx, each statement of an append was a round trip to the
 //! connection's worker thread: BEGIN, the rooms' seqs, the retries, the
@@ -10,6 +11,7 @@
 //! once it is committed. The plan of a batch is still [`batch::append`]'s,
 //! shared with PostgreSQL; its statements run here synchronously.
 
+use super::index::{Backlog, Due};
 use super::{CHUNK, cached};
 use crate::domain::{ClientId, Message, MessageDraft, RoomName, Seq};
 use crate::store::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey, RoomsTx};
@@ -22,7 +24,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -34,6 +37,8 @@ enum Job {
     },
     /// Copies what is left of the log after a checkpoint beside the writer.
     FinishCheckpoint,
+    /// Answered once every message stored so far is in the search index.
+    Index(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The thread that appends; dropping this ends it.
@@ -68,6 +73,13 @@ impl AppendThread {
         let _ = self.jobs.send(Job::FinishCheckpoint);
     }
 
+    /// Waits until every message stored so far is in the search index.
+    pub(super) async fn index(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Index(reply)).map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
     /// Stores `drafts` in one transaction; see [`batch::append`].
     pub(super) async fn append(
         &self,
@@ -80,18 +92,53 @@ impl AppendThread {
     }
 }
 
+/// Serves jobs in order; between them, adds what was stored to the search
+/// index when it is due.
 fn serve(conn: Connection, inbox: mpsc::Receiver<Job>) {
     let lender = Lender(Arc::new(Mutex::new(Some(conn))));
-    while let Ok(job) = inbox.recv() {
+    let mut backlog = Backlog::unknown();
+    loop {
+        let job = match backlog.due() {
+            Due::Never => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Due::In(wait) => inbox.recv_timeout(wait),
+            Due::Now => Err(RecvTimeoutError::Timeout),
+        };
         match job {
-            Job::Append { drafts, reply } => {
-                let _ = reply.send(now(batch::append(&lender, &drafts)));
-            }
-            Job::FinishCheckpoint => {
-                if let Err(error) = lender.checkpoint() {
-                    tracing::warn!(%error, "cannot finish checkpointing the write-ahead log");
+            Ok(job) => serve_one(&lender, &mut backlog, job),
+            Err(RecvTimeoutError::Timeout) => {
+                let stepped = lender.with(|conn| {
+                    backlog.step(conn);
+                    Ok(())
+                });
+                if let Err(error) = stepped {
+                    tracing::warn!(%error, "cannot add messages to the search index");
                 }
             }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn serve_one(lender: &Lender, backlog: &mut Backlog, job: Job) {
+    match job {
+        Job::Append { drafts, reply } => {
+            let appended = now(batch::append(lender, &drafts));
+            if let Ok(appended) = &appended {
+                backlog.stored(appended.iter().filter(|a| !a.duplicate).count());
+            }
+            let _ = reply.send(appended);
+        }
+        Job::FinishCheckpoint => {
+            let checkpoint = lender.with(|conn| {
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                Ok(())
+            });
+            if let Err(error) = checkpoint {
+                tracing::warn!(%error, "cannot finish checkpointing the write-ahead log");
+            }
+        }
+        Job::Index(reply) => {
+            let _ = reply.send(lender.with(|conn| backlog.catch_up(conn)));
         }
     }
 }
@@ -110,16 +157,20 @@ fn now<T>(future: impl Future<Output = Result<T, StoreError>>) -> Result<T, Stor
 struct Lender(Arc<Mutex<Option<Connection>>>);
 
 impl Lender {
-    /// A passive checkpoint on the writer's own connection: with no commit
-    /// beside it, it copies the whole log, so the next commit starts the
-    /// log over.
-    fn checkpoint(&self) -> Result<(), StoreError> {
+    /// Runs `work` on the connection between two appends. A passive
+    /// checkpoint run so, with no commit beside it, copies the whole log,
+    /// so the next commit starts the log over.
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Only a transaction of this thread borrows it, and each ends
+        // before the next job.
         let conn = conn
             .as_ref()
             .ok_or_else(|| StoreError::Corrupt("the append connection is lent".into()))?;
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+        work(conn)
     }
 }
 

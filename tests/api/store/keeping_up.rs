@@ -140,6 +140,57 @@ pub async fn the_search_index_is_filled_for_messages_stored_before_it(backend: B
     assert!(found(&store, &search("ancient", UserId::random(), None)).await.len() == 1);
 }
 
+pub async fn search_follows_edits_and_deletes_of_messages_it_has_indexed(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let asha = user("Asha");
+    let edited = say(&store, "a", asha.id, "a sparrow").await;
+    let deleted = say(&store, "a", asha.id, "a kestrel gone").await;
+    // The search indexes both first (SQLite indexes a moment after storing).
+    assert_eq!(found(&store, &search("sparrow", asha.id, None)).await, vec![edited.id]);
+    assert_eq!(found(&store, &search("gone", asha.id, None)).await, vec![deleted.id]);
+    edit_and_delete(&store, &asha, edited.id, deleted.id).await;
+    assert_eq!(found(&store, &search("kestrel", asha.id, None)).await, vec![edited.id]);
+    assert!(found(&store, &search("sparrow", asha.id, None)).await.is_empty(), "old text");
+    assert!(found(&store, &search("gone", asha.id, None)).await.is_empty(), "deleted text");
+}
+
+pub async fn messages_indexed_before_an_upgrade_stay_found_and_follow_edits(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    db.migrate_to(4).await;
+    let asha = user("Asha");
+    db.execute(&format!(
+        "INSERT INTO rooms (name, last_seq) VALUES ('a', 2); \
+         INSERT INTO messages (room, seq, user_id, user_name, text, ts) VALUES \
+         ('a', 1, '{id}', 'Asha', 'a sparrow', 1), ('a', 2, '{id}', 'Asha', 'a kestrel gone', 2)",
+        id = asha.id,
+    ))
+    .await;
+    let store = db.open().await;
+    let edited = found(&store, &search("sparrow", asha.id, None)).await;
+    let deleted = found(&store, &search("gone", asha.id, None)).await;
+    assert_eq!((edited.len(), deleted.len()), (1, 1), "both found after the upgrade");
+    edit_and_delete(&store, &asha, edited[0], deleted[0]).await;
+    assert_eq!(found(&store, &search("kestrel", asha.id, None)).await, edited);
+    assert!(found(&store, &search("sparrow or gone", asha.id, None)).await.is_empty());
+    let later = say(&store, "a", asha.id, "a kestrel again").await;
+    assert_eq!(found(&store, &search("again", asha.id, None)).await, vec![later.id]);
+}
+
+/// Rewrites message `edited` of room `a` to "a kestrel now" and deletes `deleted`.
+async fn edit_and_delete(store: &Arc<dyn Store>, by: &User, edited: i64, deleted: i64) {
+    let change = |id, action| ChangeDraft {
+        room: room("a"),
+        user: by.clone(),
+        message_id: id,
+        action,
+        client_id: None,
+    };
+    let text = MessageText::parse("a kestrel now".into()).expect("text");
+    store.apply(&[change(edited, Action::Edit(text))]).await.expect("applied");
+    store.apply(&[change(deleted, Action::Delete)]).await.expect("applied");
+}
+
 pub async fn search_finds_readable_matches_behind_many_better_ones_out_of_reach(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = db.open().await;

@@ -70,6 +70,8 @@ conformance!(
     search_finds_current_text_ranked_and_never_a_deleted_message,
     search_finds_a_conversation_only_for_its_two_users,
     the_search_index_is_filled_for_messages_stored_before_it,
+    search_follows_edits_and_deletes_of_messages_it_has_indexed,
+    messages_indexed_before_an_upgrade_stay_found_and_follow_edits,
     search_finds_readable_matches_behind_many_better_ones_out_of_reach,
     search_finds_readable_matches_older_than_thousands_of_newer_unreadable_ones,
 );
