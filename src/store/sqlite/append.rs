@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -98,24 +98,37 @@ fn serve(conn: Connection, inbox: mpsc::Receiver<Job>) {
     let lender = Lender(Arc::new(Mutex::new(Some(conn))));
     let mut backlog = Backlog::unknown();
     loop {
-        let job = match backlog.due() {
+        let due = backlog.due();
+        let job = match due {
             Due::Never => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
             Due::In(wait) => inbox.recv_timeout(wait),
-            Due::Now => Err(RecvTimeoutError::Timeout),
+            Due::Now => inbox.try_recv().map_err(|error| match error {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            }),
         };
         match job {
-            Ok(job) => serve_one(&lender, &mut backlog, job),
-            Err(RecvTimeoutError::Timeout) => {
-                let stepped = lender.with(|conn| {
-                    backlog.step(conn);
-                    Ok(())
-                });
-                if let Err(error) = stepped {
-                    tracing::warn!(%error, "cannot add messages to the search index");
+            Ok(job) => {
+                serve_one(&lender, &mut backlog, job);
+                // A job and a step of the index take turns, so a long
+                // catch-up neither holds the appends up nor starves.
+                if matches!(due, Due::Now) {
+                    index_step(&lender, &mut backlog);
                 }
             }
+            Err(RecvTimeoutError::Timeout) => index_step(&lender, &mut backlog),
             Err(RecvTimeoutError::Disconnected) => return,
         }
+    }
+}
+
+fn index_step(lender: &Lender, backlog: &mut Backlog) {
+    let stepped = lender.with(|conn| {
+        backlog.step(conn);
+        Ok(())
+    });
+    if let Err(error) = stepped {
+        tracing::warn!(%error, "cannot add messages to the search index");
     }
 }
 

@@ -177,6 +177,24 @@ pub async fn messages_indexed_before_an_upgrade_stay_found_and_follow_edits(back
     assert_eq!(found(&store, &search("again", asha.id, None)).await, vec![later.id]);
 }
 
+pub async fn messages_stored_but_not_indexed_when_the_process_stopped_are_found(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    drop(db.open().await);
+    let user = UserId::random();
+    // Straight into the table, as if the process stopped before indexing.
+    db.execute(&format!(
+        "INSERT INTO rooms (name, last_seq) VALUES ('a', 2); \
+         INSERT INTO messages (room, seq, user_id, user_name, text, ts) VALUES \
+         ('a', 1, '{user}', 'Asha', 'a lone puffin', 1), ('a', 2, '{user}', 'Asha', 'puffins', 2)",
+    ))
+    .await;
+    let store = db.open().await;
+    assert_eq!(found(&store, &search("puffin", user, None)).await.len(), 1);
+    let later = say(&store, "a", user, "another puffin").await;
+    assert_eq!(found(&store, &search("puffin", user, None)).await.len(), 2);
+    assert!(found(&store, &search("another", user, None)).await.contains(&later.id));
+}
+
 /// Rewrites message `edited` of room `a` to "a kestrel now" and deletes `deleted`.
 async fn edit_and_delete(store: &Arc<dyn Store>, by: &User, edited: i64, deleted: i64) {
     let change = |id, action| ChangeDraft {

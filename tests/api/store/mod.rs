@@ -72,6 +72,7 @@ conformance!(
     the_search_index_is_filled_for_messages_stored_before_it,
     search_follows_edits_and_deletes_of_messages_it_has_indexed,
     messages_indexed_before_an_upgrade_stay_found_and_follow_edits,
+    messages_stored_but_not_indexed_when_the_process_stopped_are_found,
     search_finds_readable_matches_behind_many_better_ones_out_of_reach,
     search_finds_readable_matches_older_than_thousands_of_newer_unreadable_ones,
 );
