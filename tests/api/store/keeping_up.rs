@@ -56,16 +56,7 @@ pub async fn unread_counts_messages_not_changes_deleted_ones_or_your_own(backend
     let edited = say(&store, "a", bo.id, "two").await;
     let deleted = say(&store, "a", bo.id, "three").await;
     say(&store, "a", asha.id, "mine").await;
-    let change = |id, action| ChangeDraft {
-        room: room("a"),
-        user: bo.clone(),
-        message_id: id,
-        action,
-        client_id: None,
-    };
-    let text = MessageText::parse("two, edited".into()).expect("text");
-    store.apply(&[change(edited.id, Action::Edit(text))]).await.expect("applied");
-    store.apply(&[change(deleted.id, Action::Delete)]).await.expect("applied");
+    edit_and_delete(&store, &bo, (edited.id, "two, edited"), deleted.id).await;
     let marker = store.read_marker(asha.id, &room("a")).await.expect("read");
     assert_eq!((marker.read_seq, marker.unread), (first.seq, 1));
 }
@@ -78,16 +69,7 @@ pub async fn search_finds_current_text_ranked_and_never_a_deleted_message(backen
     let twice = say(&store, "b", asha.id, "kestrel, kestrel!").await;
     let edited = say(&store, "a", asha.id, "a sparrow").await;
     let deleted = say(&store, "a", asha.id, "a kestrel gone").await;
-    let change = |id, action| ChangeDraft {
-        room: room("a"),
-        user: asha.clone(),
-        message_id: id,
-        action,
-        client_id: None,
-    };
-    let text = MessageText::parse("a kestrel now".into()).expect("text");
-    store.apply(&[change(edited.id, Action::Edit(text))]).await.expect("applied");
-    store.apply(&[change(deleted.id, Action::Delete)]).await.expect("applied");
+    edit_and_delete(&store, &asha, (edited.id, "a kestrel now"), deleted.id).await;
     let hits = found(&store, &search("KESTREL", asha.id, None)).await;
     assert_eq!(hits.first(), Some(&twice.id), "the message with the word twice ranks first");
     let mut rest = hits[1..].to_vec();
@@ -149,7 +131,7 @@ pub async fn search_follows_edits_and_deletes_of_messages_it_has_indexed(backend
     // The search indexes both first (SQLite indexes a moment after storing).
     assert_eq!(found(&store, &search("sparrow", asha.id, None)).await, vec![edited.id]);
     assert_eq!(found(&store, &search("gone", asha.id, None)).await, vec![deleted.id]);
-    edit_and_delete(&store, &asha, edited.id, deleted.id).await;
+    edit_and_delete(&store, &asha, (edited.id, "a kestrel now"), deleted.id).await;
     assert_eq!(found(&store, &search("kestrel", asha.id, None)).await, vec![edited.id]);
     assert!(found(&store, &search("sparrow", asha.id, None)).await.is_empty(), "old text");
     assert!(found(&store, &search("gone", asha.id, None)).await.is_empty(), "deleted text");
@@ -170,7 +152,7 @@ pub async fn messages_indexed_before_an_upgrade_stay_found_and_follow_edits(back
     let edited = found(&store, &search("sparrow", asha.id, None)).await;
     let deleted = found(&store, &search("gone", asha.id, None)).await;
     assert_eq!((edited.len(), deleted.len()), (1, 1), "both found after the upgrade");
-    edit_and_delete(&store, &asha, edited[0], deleted[0]).await;
+    edit_and_delete(&store, &asha, (edited[0], "a kestrel now"), deleted[0]).await;
     assert_eq!(found(&store, &search("kestrel", asha.id, None)).await, edited);
     assert!(found(&store, &search("sparrow or gone", asha.id, None)).await.is_empty());
     let later = say(&store, "a", asha.id, "a kestrel again").await;
@@ -195,8 +177,8 @@ pub async fn messages_stored_but_not_indexed_when_the_process_stopped_are_found(
     assert!(found(&store, &search("another", user, None)).await.contains(&later.id));
 }
 
-/// Rewrites message `edited` of room `a` to "a kestrel now" and deletes `deleted`.
-async fn edit_and_delete(store: &Arc<dyn Store>, by: &User, edited: i64, deleted: i64) {
+/// In room `a`, rewrites message `edited.0` to `edited.1` and deletes `deleted`.
+async fn edit_and_delete(store: &Arc<dyn Store>, by: &User, edited: (i64, &str), deleted: i64) {
     let change = |id, action| ChangeDraft {
         room: room("a"),
         user: by.clone(),
@@ -204,8 +186,8 @@ async fn edit_and_delete(store: &Arc<dyn Store>, by: &User, edited: i64, deleted
         action,
         client_id: None,
     };
-    let text = MessageText::parse("a kestrel now".into()).expect("text");
-    store.apply(&[change(edited, Action::Edit(text))]).await.expect("applied");
+    let text = MessageText::parse(edited.1.into()).expect("text");
+    store.apply(&[change(edited.0, Action::Edit(text))]).await.expect("applied");
     store.apply(&[change(deleted, Action::Delete)]).await.expect("applied");
 }
 
