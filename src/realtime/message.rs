@@ -5,7 +5,7 @@ use super::payload::{self, MessageRequest};
 use super::refusal::reply;
 use super::writer::{Draft, Outcome};
 use super::{Conn, Hub, Refusal, typing};
-use crate::domain::{Entry, MessageDraft, MessageText, RoomName};
+use crate::domain::{Entry, Message, MessageDraft, MessageText, MessageV1, RoomName};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, State, TryData};
@@ -17,10 +17,18 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// The ok answer: the stored message in the sender's contract version.
+/// The ok answer: the stored message in the sender's contract version,
+/// serialized straight into the ack (not through a `serde_json::Value`).
 #[derive(Serialize)]
-struct Sent {
-    message: serde_json::Value,
+struct Sent<'a> {
+    message: Form<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Form<'a> {
+    V1(MessageV1<'a>),
+    V2(&'a Message),
 }
 
 /// A message or change already validated and queued for the writer, and
@@ -97,10 +105,11 @@ pub async fn on_message<A: Adapter>(
         Entry::Message(message) => Ok(message),
         Entry::Change(_) => Err(Refusal::Unavailable),
     });
-    let sent = outcome.and_then(|message| {
-        let json =
-            if v2 { serde_json::to_value(&message) } else { serde_json::to_value(message.v1()) };
-        json.map(|message| Sent { message }).map_err(|_| Refusal::Unavailable)
-    });
-    reply(ack, &hub.metrics, &sent);
+    match outcome {
+        Ok(message) => {
+            let message = if v2 { Form::V2(&message) } else { Form::V1(message.v1()) };
+            reply(ack, &hub.metrics, &Ok::<_, Refusal>(Sent { message }));
+        }
+        Err(refusal) => reply(ack, &hub.metrics, &Err::<Sent, _>(refusal)),
+    }
 }

@@ -44,6 +44,7 @@ conformance!(
     a_room_never_written_to_reads_as_an_empty_page,
     a_repeated_client_id_returns_the_original_and_stores_nothing,
     a_retry_within_the_same_batch_is_stored_once,
+    a_message_written_behind_the_stores_back_is_never_stored_over,
     a_retry_through_another_pool_returns_the_original,
     another_user_may_reuse_a_client_id,
     text_and_client_ids_are_kept_exactly_even_a_nul_character,
@@ -169,6 +170,25 @@ async fn a_retry_within_the_same_batch_is_stored_once(backend: Backend) {
     assert!(!stored[0].duplicate && stored[1].duplicate);
     assert_eq!(stored[0].message, stored[1].message);
     assert_eq!(everything(&store, "a").await.len(), 1);
+}
+
+/// A row the batch plan did not foresee (written outside the store, its
+/// room's last seq not moved) makes the insert skip that draft: the batch
+/// is tried again and refused rather than stored over it or given a gap.
+async fn a_message_written_behind_the_stores_back_is_never_stored_over(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    drop(db.open().await);
+    let user = UserId::random();
+    db.execute(&format!(
+        "INSERT INTO messages (room, seq, user_id, user_name, text, ts) \
+         VALUES ('a', 1, '{user}', 'Asha', 'written behind', 1)"
+    ))
+    .await;
+    let store = db.open().await;
+    let refused = store.append(&[draft("a", user, "hi", None)]).await;
+    assert!(refused.is_err(), "appended over a stored row: {refused:?}");
+    let kept = everything(&store, "a").await;
+    assert_eq!(kept.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["written behind"]);
 }
 
 async fn a_retry_through_another_pool_returns_the_original(backend: Backend) {
