@@ -98,7 +98,7 @@ async fn answer<A: Adapter>(hub: &Hub<A>, ack: AckSender<A>, Queued(queued): Que
         Ok((committed, _)) => committed.await.unwrap_or(Err(Refusal::Unavailable)),
         Err(refusal) => Err(refusal),
     };
-    let changed = outcome.and_then(|entry| match entry {
+    let changed = outcome.and_then(|stored| match stored.entry {
         Entry::Change(change) => Ok(Changed { change }),
         Entry::Message(_) => Err(Refusal::Unavailable),
     });

@@ -70,28 +70,26 @@ pub fn deliver<A: Adapter, T: Serialize>(
 /// each entry in the form its contract version knows: version 1
 /// connections get a new message's version 1 shape and no changes;
 /// version 2 connections get `message` and `change`. Each form is encoded
-/// once. Each connection is looked up once for the whole run, and its
-/// writer woken once, so a run costs little more than one entry. A
-/// connection cut off as too slow gets nothing after the entry that
-/// overflowed it. Returns how many deliveries it made.
+/// once, into the entry's [`Forms`] (`forms[i]` for `entries[i]`), where
+/// its sender's ack finds it afterwards. Each connection is looked up once
+/// for the whole run, and its writer woken once, so a run costs little
+/// more than one entry. A connection cut off as too slow gets nothing
+/// after the entry that overflowed it. Returns how many deliveries it made.
 pub fn deliver_entries<A: Adapter>(
     io: &SocketIo<A>,
     room: &RoomName,
     entries: &[(Skip, &Entry)],
+    forms: &mut [&mut Forms],
 ) -> usize {
-    // Each form is encoded the first time a connection needs it, so a room
-    // of version 1 connections costs one encoding per entry.
-    let mut forms: Vec<Forms<'_>> =
-        entries.iter().map(|(_, entry)| Forms { entry, v1: None, v2: None }).collect();
     let mut reached = 0;
     for socket in io.to(room.to_string()).sockets() {
         let conn = socket.extensions.get::<Arc<Conn>>();
         let v2 = conn.as_ref().is_some_and(|c| c.v2());
-        for ((skip, _), form) in entries.iter().zip(forms.iter_mut()) {
+        for ((skip, entry), form) in entries.iter().zip(forms.iter_mut()) {
             if skip.skips_conn(socket.id, conn.as_deref()) {
                 continue;
             }
-            let Some(encoded) = form.get(v2) else {
+            let Some(encoded) = form.get(entry, v2) else {
                 continue;
             };
             if !send(&socket, encoded) {
@@ -103,18 +101,20 @@ pub fn deliver_entries<A: Adapter>(
     reached
 }
 
-/// An entry's event for each contract version, encoded on first use.
-struct Forms<'a> {
-    entry: &'a Entry,
+/// An entry's event for each contract version, encoded the first time a
+/// connection needs it, so a room of version 1 connections costs one
+/// encoding per entry.
+#[derive(Default)]
+pub struct Forms {
     v1: Option<Option<Encoded>>,
     v2: Option<Option<Encoded>>,
 }
 
-impl Forms<'_> {
+impl Forms {
     /// The event for a connection of that version, or `None` when it gets
     /// nothing (a change, for version 1).
-    fn get(&mut self, v2: bool) -> Option<&Encoded> {
-        let form = match (self.entry, v2) {
+    fn get(&mut self, entry: &Entry, v2: bool) -> Option<&Encoded> {
+        let form = match (entry, v2) {
             (Entry::Message(m), false) => {
                 self.v1.get_or_insert_with(|| encode(events::MESSAGE, &m.v1()))
             }
@@ -124,6 +124,22 @@ impl Forms<'_> {
         };
         form.as_ref()
     }
+
+    /// The payloads encoded, for the entry's ack.
+    pub fn encodings(&self) -> Encodings {
+        let payload = |form: &Option<Option<Encoded>>| {
+            form.as_ref().and_then(Option::as_ref).map(|e| Arc::clone(&e.payload))
+        };
+        Encodings { v1: payload(&self.v1), v2: payload(&self.v2) }
+    }
+}
+
+/// An entry's event payload as delivered to each contract version, where
+/// some connection needed it: its sender's ack carries the same bytes.
+#[derive(Debug, Default)]
+pub struct Encodings {
+    pub v1: Option<Arc<RawValue>>,
+    pub v2: Option<Arc<RawValue>>,
 }
 
 /// An event encoded once for many connections: its payload as JSON, and
@@ -131,14 +147,14 @@ impl Forms<'_> {
 /// shared (not copied) by the rest.
 pub struct Encoded {
     event: &'static str,
-    payload: Box<RawValue>,
+    payload: Arc<RawValue>,
     packet: OnceLock<Option<EncodedEvent>>,
 }
 
 /// Encodes a payload once for many connections.
 pub fn encode<T: Serialize>(event: &'static str, payload: &T) -> Option<Encoded> {
     match to_raw_value(payload) {
-        Ok(payload) => Some(Encoded { event, payload, packet: OnceLock::new() }),
+        Ok(payload) => Some(Encoded { event, payload: payload.into(), packet: OnceLock::new() }),
         Err(error) => {
             tracing::error!(%error, event, "cannot encode event");
             None

@@ -1,12 +1,14 @@
 //! `message`: accept, rate-limit and queue a chat message, and ack it once
 //! it is committed.
 
+use super::fanout::Encodings;
 use super::payload::{self, MessageRequest};
-use super::refusal::reply;
+use super::refusal::{accept, reply};
 use super::writer::{Draft, Outcome};
 use super::{Conn, Hub, Refusal, typing};
 use crate::domain::{Entry, Message, MessageDraft, MessageText, MessageV1, RoomName};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, State, TryData};
 use socketioxide::handler::FromMessageParts;
@@ -17,18 +19,34 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// The ok answer: the stored message in the sender's contract version,
-/// serialized straight into the ack (not through a `serde_json::Value`).
+/// The ok answer, `{ ok: true, message }`: the stored message in the
+/// sender's contract version.
 #[derive(Serialize)]
 struct Sent<'a> {
+    ok: bool,
     message: Form<'a>,
 }
 
+/// The message as its sender's version shows it: the very bytes the room
+/// stream sent the other connections of that version when it has them
+/// (most acks), else encoded here.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Form<'a> {
+    Encoded(&'a RawValue),
     V1(MessageV1<'a>),
     V2(&'a Message),
+}
+
+impl<'a> Form<'a> {
+    fn of(stored: &'a Message, encodings: &'a Encodings, v2: bool) -> Self {
+        let encoded = if v2 { &encodings.v2 } else { &encodings.v1 };
+        match encoded {
+            Some(raw) => Self::Encoded(raw),
+            None if v2 => Self::V2(stored),
+            None => Self::V1(stored.v1()),
+        }
+    }
 }
 
 /// A message or change already validated and queued for the writer, and
@@ -101,15 +119,70 @@ pub async fn on_message<A: Adapter>(
         Ok((committed, v2)) => (committed.await.unwrap_or(Err(Refusal::Unavailable)), v2),
         Err(refusal) => (Err(refusal), false),
     };
-    let outcome = outcome.and_then(|entry| match entry {
-        Entry::Message(message) => Ok(message),
+    let outcome = outcome.and_then(|stored| match stored.entry {
+        Entry::Message(message) => Ok((message, stored.encodings)),
         Entry::Change(_) => Err(Refusal::Unavailable),
     });
     match outcome {
-        Ok(message) => {
-            let message = if v2 { Form::V2(&message) } else { Form::V1(message.v1()) };
-            reply(ack, &hub.metrics, &Ok::<_, Refusal>(Sent { message }));
+        Ok((message, encodings)) => {
+            accept(ack, &Sent { ok: true, message: Form::of(&message, &encodings, v2) });
         }
-        Err(refusal) => reply(ack, &hub.metrics, &Err::<Sent, _>(refusal)),
+        Err(refusal) => reply(ack, &hub.metrics, &Err::<(), _>(refusal)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::tail::tests::message_with;
+
+    /// A stored message whose text needs escaping.
+    fn stored() -> Message {
+        message_with(7, 3, "hello \"there\"")
+    }
+
+    fn ack(message: &Message, encodings: &Encodings, v2: bool) -> serde_json::Value {
+        let sent = Sent { ok: true, message: Form::of(message, encodings, v2) };
+        serde_json::to_value(&sent).expect("serialized")
+    }
+
+    #[test]
+    fn an_ack_sends_the_bytes_the_room_was_sent_in_the_senders_version() {
+        let message = stored();
+        let v1 = serde_json::value::to_raw_value(&message.v1()).expect("v1");
+        let encodings = Encodings { v1: Some(v1.into()), v2: None };
+        let sent = Sent { ok: true, message: Form::of(&message, &encodings, false) };
+        let json = serde_json::to_string(&sent).expect("serialized");
+        let expected = format!(
+            r#"{{"ok":true,"message":{}}}"#,
+            serde_json::to_string(&message.v1()).expect("v1")
+        );
+        assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn an_ack_without_the_rooms_bytes_encodes_the_message_in_the_senders_version() {
+        let message = stored();
+        let none = Encodings::default();
+        assert_eq!(
+            ack(&message, &none, false)["message"],
+            serde_json::to_value(message.v1()).expect("v1")
+        );
+        assert_eq!(
+            ack(&message, &none, true)["message"],
+            serde_json::to_value(&message).expect("v2")
+        );
+        assert_eq!(ack(&message, &none, true)["ok"], true);
+    }
+
+    #[test]
+    fn a_version_2_sender_never_gets_the_version_1_bytes() {
+        let message = stored();
+        let v1 = serde_json::value::to_raw_value(&message.v1()).expect("v1");
+        let encodings = Encodings { v1: Some(v1.into()), v2: None };
+        assert_eq!(
+            ack(&message, &encodings, true)["message"],
+            serde_json::to_value(&message).expect("v2")
+        );
     }
 }

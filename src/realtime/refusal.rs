@@ -141,6 +141,14 @@ struct Accepted<'a, T: Serialize> {
     body: &'a T,
 }
 
+/// Answers an ok ack whose body says `ok: true` itself: the hot `message`
+/// ack, spared [`reply`]'s flattening serializer.
+pub fn accept<A: Adapter, T: Serialize>(ack: AckSender<A>, body: &T) {
+    if let Err(error) = ack.send(body) {
+        tracing::debug!(%error, "ack not sent");
+    }
+}
+
 /// Answers an event's ack, counting refusals by code.
 pub fn reply<A: Adapter, T: Serialize>(
     ack: AckSender<A>,

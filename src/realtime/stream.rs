@@ -14,10 +14,10 @@
 //! though message seqs do.
 
 use super::Refusal;
-use super::fanout::{self, Skip};
+use super::fanout::{self, Encodings, Forms, Skip};
 use super::followed::{Budget, Followed};
 use super::tail::{Attached, TAIL_LEN, Tail};
-use super::writer::Outcome;
+use super::writer::{Outcome, Stored};
 use crate::domain::{Entry, RoomName, Seq};
 use crate::metrics::Metrics;
 use crate::store::{Slice, Store};
@@ -62,9 +62,10 @@ impl Delivery {
         Self { entry, sender: None, received: None, ack: None }
     }
 
-    fn acknowledge(&mut self) {
+    /// Answers the sender, with the payloads its entry was sent in here.
+    fn acknowledge(&mut self, encodings: Encodings) {
         if let Some(ack) = self.ack.take() {
-            let _ = ack.send(Ok(self.entry.clone()));
+            let _ = ack.send(Ok(Stored { entry: self.entry.clone(), encodings }));
         }
     }
 }
@@ -210,12 +211,12 @@ impl<A: Adapter> Streams<A> {
         let room = delivery.entry.room().clone();
         // A room nobody here follows: a later join reads it from the database.
         let Some(stream) = self.rooms.get_mut(&room) else {
-            delivery.acknowledge();
+            delivery.acknowledge(Encodings::default());
             return;
         };
         let seq = delivery.entry.seq();
         if seq <= stream.last() {
-            delivery.acknowledge(); // already delivered from a database read
+            delivery.acknowledge(Encodings::default()); // already delivered from a database read
             return;
         }
         if seq > stream.last() + 1 {
@@ -266,9 +267,11 @@ impl<A: Adapter> Streams<A> {
         // Each connection's writer starts once everything it is sent here is
         // queued, and writes it at once (one syscall, not one per entry).
         engineioxide::batch_wakes(|| {
-            self.deliver_runs();
-            for mut delivery in self.outbox.drain(..) {
-                delivery.acknowledge();
+            let mut forms: Vec<Forms> =
+                std::iter::repeat_with(Forms::default).take(self.outbox.len()).collect();
+            self.deliver_runs(&mut forms);
+            for (mut delivery, forms) in self.outbox.drain(..).zip(forms) {
+                delivery.acknowledge(forms.encodings());
                 if let Some(received) = delivery.received {
                     self.metrics.delivery_lag(received.elapsed());
                 }
@@ -277,19 +280,24 @@ impl<A: Adapter> Streams<A> {
         self.note_memory();
     }
 
-    /// Sends each room's run of the outbox, in order.
-    fn deliver_runs(&self) {
+    /// Sends each room's run of the outbox, in order, encoding each entry
+    /// into its `forms` (aligned with the outbox).
+    fn deliver_runs(&self, forms: &mut [Forms]) {
         let mut runs: HashMap<&RoomName, Vec<usize>> = HashMap::new();
         for (at, delivery) in self.outbox.iter().enumerate() {
             runs.entry(delivery.entry.room()).or_default().push(at);
         }
+        // The runs split the outbox, so each entry's forms are lent once.
+        let mut lent: Vec<Option<&mut Forms>> = forms.iter_mut().map(Some).collect();
         for (room, run) in &runs {
             let entries: Vec<(Skip, &Entry)> = run
                 .iter()
                 .map(|&at| &self.outbox[at])
                 .map(|d| (d.sender.map_or(Skip::Nobody, Skip::Conn), &d.entry))
                 .collect();
-            let reached = fanout::deliver_entries(&self.io, room, &entries);
+            let mut run_forms: Vec<&mut Forms> =
+                run.iter().filter_map(|&at| lent[at].take()).collect();
+            let reached = fanout::deliver_entries(&self.io, room, &entries, &mut run_forms);
             self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
         }
     }

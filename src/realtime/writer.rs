@@ -5,6 +5,7 @@
 //! it was queued: a run of messages, then a run of changes, and so on.
 
 use super::Refusal;
+use super::fanout::Encodings;
 use super::peers::Peers;
 use super::stream::{self, Delivery};
 use crate::domain::{ChangeDraft, Entry, MessageDraft};
@@ -20,7 +21,22 @@ use tokio::sync::{mpsc, oneshot};
 /// Most messages committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
-pub type Outcome = Result<Entry, Refusal>;
+pub type Outcome = Result<Stored, Refusal>;
+
+/// A committed entry, with its event as the room stream encoded it for
+/// delivery: an ack sends those bytes rather than encoding it again.
+#[derive(Debug)]
+pub struct Stored {
+    pub entry: Entry,
+    pub encodings: Encodings,
+}
+
+impl From<Entry> for Stored {
+    /// An entry no connection was sent here (a retry's original).
+    fn from(entry: Entry) -> Self {
+        Self { entry, encodings: Encodings::default() }
+    }
+}
 
 /// Something to commit.
 #[derive(Debug, Clone)]
@@ -144,7 +160,7 @@ impl<A: Adapter> Writer<A> {
         for (post, entry) in posts.into_iter().zip(appended) {
             let message = Entry::Message(entry.message);
             if entry.duplicate {
-                let _ = post.reply.send(Ok(message));
+                let _ = post.reply.send(Ok(message.into()));
                 continue;
             }
             fresh.push(delivery(post, message));
@@ -202,7 +218,7 @@ impl<A: Adapter> Writer<A> {
         for (post, result) in posts.into_iter().zip(applied) {
             match result {
                 Ok(applied) if applied.duplicate => {
-                    let _ = post.reply.send(Ok(Entry::Change(applied.change)));
+                    let _ = post.reply.send(Ok(Entry::Change(applied.change).into()));
                 }
                 Ok(applied) => fresh.push(delivery(post, Entry::Change(applied.change))),
                 Err(rejected) => {
