@@ -4,6 +4,7 @@ use engineioxide_core::{OpenPacket, Sid, TransportType};
 
 use crate::config::EngineIoConfig;
 
+mod joined;
 pub mod polling;
 pub mod ws;
 

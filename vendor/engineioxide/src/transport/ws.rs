@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{
-    FutureExt, SinkExt, StreamExt, TryStreamExt,
+    SinkExt, StreamExt, TryStreamExt,
     stream::{SplitSink, SplitStream},
 };
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
@@ -165,7 +165,7 @@ where
     } = session;
     let w = forward_to_socket::<H, S>(socket.clone(), tx);
     let r = read(engine, rx, socket, heartbeat);
-    futures_util::future::join(w, r).map(|_| ())
+    super::joined::joined(w, r)
 }
 
 /// Reads the websocket until it closes or the session is cancelled, running the session's

@@ -1,0 +1,171 @@
+//! A websocket's writer and reader run as one future of its task (patch 10), each polled
+//! only when something it waits for woke the task (patch 20).
+//!
+//! `futures_util::future::join` polls both halves at every wake-up of the task. A connection
+//! is woken for its writer once per packet sent to it (a room's broadcast wakes every member)
+//! and for its reader once per packet it receives, so most wake-ups polled the reader for
+//! nothing: its cancellation token, its heartbeat timer, its split-stream lock and a read that
+//! would block. The reader now gets a waker of its own that notes it was woken before waking
+//! the task. The writer is polled at every wake-up, as it is cheap to poll when idle.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_util::task::AtomicWaker;
+use pin_project_lite::pin_project;
+
+/// Wakes the task, noting that the reader was woken.
+struct ReaderWake {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for ReaderWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+pin_project! {
+    /// Runs `writer` and `reader` until both are done.
+    pub(crate) struct Joined<W, R> {
+        #[pin]
+        writer: W,
+        #[pin]
+        reader: R,
+        writer_done: bool,
+        reader_done: bool,
+        wake: Arc<ReaderWake>,
+        reader_waker: Waker,
+    }
+}
+
+pub(crate) fn joined<W, R>(writer: W, reader: R) -> Joined<W, R>
+where
+    W: Future<Output = ()>,
+    R: Future<Output = ()>,
+{
+    // Woken at first, so the reader's first poll registers what it waits for.
+    let wake = Arc::new(ReaderWake {
+        woken: AtomicBool::new(true),
+        task: AtomicWaker::new(),
+    });
+    let reader_waker = Waker::from(wake.clone());
+    Joined {
+        writer,
+        reader,
+        writer_done: false,
+        reader_done: false,
+        wake,
+        reader_waker,
+    }
+}
+
+impl<W, R> Future for Joined<W, R>
+where
+    W: Future<Output = ()>,
+    R: Future<Output = ()>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if !*this.writer_done && this.writer.poll(cx).is_ready() {
+            *this.writer_done = true;
+        }
+        if !*this.reader_done {
+            // Registered before the flag is read: a wake-up from here on polls again.
+            this.wake.task.register(cx.waker());
+            if this.wake.woken.swap(false, Ordering::AcqRel) {
+                let mut reader_cx = Context::from_waker(this.reader_waker);
+                if this.reader.poll(&mut reader_cx).is_ready() {
+                    *this.reader_done = true;
+                }
+            }
+        }
+        if *this.writer_done && *this.reader_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A future that counts its polls and ends once told to, waking its task then.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        done: AtomicBool,
+        waker: Mutex<Option<Waker>>,
+    }
+
+    impl Probe {
+        fn run(&self) -> impl Future<Output = ()> + '_ {
+            std::future::poll_fn(|cx| {
+                self.polls.fetch_add(1, Ordering::Relaxed);
+                if self.done.load(Ordering::Relaxed) {
+                    return Poll::Ready(());
+                }
+                *self.waker.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Pending
+            })
+        }
+
+        fn wake(&self) {
+            if let Some(waker) = self.waker.lock().unwrap().take() {
+                waker.wake();
+            }
+        }
+
+        fn polls(&self) -> usize {
+            self.polls.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Polls once; the probes' wake-ups go through the reader's waker or nowhere.
+    fn poll<F: Future>(future: Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn the_reader_is_polled_only_when_it_was_woken() {
+        let (writer, reader) = (Probe::default(), Probe::default());
+        let mut both = std::pin::pin!(joined(writer.run(), reader.run()));
+        assert!(poll(both.as_mut()).is_pending());
+        for _ in 0..3 {
+            writer.wake();
+            assert!(poll(both.as_mut()).is_pending());
+        }
+        assert_eq!((writer.polls(), reader.polls()), (4, 1));
+        reader.wake();
+        assert!(poll(both.as_mut()).is_pending());
+        assert_eq!(reader.polls(), 2);
+    }
+
+    #[test]
+    fn it_ends_once_both_have_ended() {
+        let (writer, reader) = (Probe::default(), Probe::default());
+        let mut both = std::pin::pin!(joined(writer.run(), reader.run()));
+        assert!(poll(both.as_mut()).is_pending());
+        reader.done.store(true, Ordering::Relaxed);
+        reader.wake();
+        assert!(poll(both.as_mut()).is_pending(), "the writer is still running");
+        writer.done.store(true, Ordering::Relaxed);
+        writer.wake();
+        assert!(poll(both.as_mut()).is_ready());
+    }
+}
