@@ -172,8 +172,10 @@ export function highestSeq(room: RoomState): number {
 
 /**
  * Adds messages not seen before (by id) and refreshes known ones, keeps seq
- * order, settles the pending copies they confirm and stops their authors'
- * typing indicators. A message some change has been seen for keeps that
+ * order and settles the pending copies they confirm. It leaves typing
+ * indicators alone: the server ends a sender's typing as the message
+ * arrives there, in order, and a spell begun while the message was being
+ * stored must stay. A message some change has been seen for keeps that
  * change's state: every state a page or ack brings is at most as new.
  * Returns the messages that were new.
  */
@@ -197,7 +199,6 @@ export function mergeMessages(room: RoomState, incoming: MessageV2[]): MessageV2
   if (fresh.some((m) => m.seq < last) || fresh.length > 1) room.messages.sort((a, b) => a.seq - b.seq);
   const confirmed = new Set(fresh.map((m) => m.clientId).filter((id) => id !== undefined));
   room.pending = room.pending.filter((p) => !confirmed.has(p.clientId));
-  for (const m of fresh) room.typing.delete(m.user.id);
   return fresh;
 }
 
