@@ -39,12 +39,12 @@ enum Form<'a> {
 }
 
 impl<'a> Form<'a> {
-    fn of(stored: &'a Message, encodings: &'a Encodings, v2: bool) -> Self {
+    fn of(message: &'a Message, encodings: &'a Encodings, v2: bool) -> Self {
         let encoded = if v2 { &encodings.v2 } else { &encodings.v1 };
         match encoded {
             Some(raw) => Self::Encoded(raw),
-            None if v2 => Self::V2(stored),
-            None => Self::V1(stored.v1()),
+            None if v2 => Self::V2(message),
+            None => Self::V1(message.v1()),
         }
     }
 }
@@ -146,18 +146,21 @@ mod tests {
         serde_json::to_value(&sent).expect("serialized")
     }
 
+    /// Bytes no encoding of [`stored`] produces: an ack that shows them
+    /// took them from the room stream, not from encoding the message again.
+    fn marked() -> Option<Arc<RawValue>> {
+        Some(RawValue::from_string(r#"{"sentToTheRoom":true}"#.into()).expect("JSON").into())
+    }
+
     #[test]
     fn an_ack_sends_the_bytes_the_room_was_sent_in_the_senders_version() {
         let message = stored();
-        let v1 = serde_json::value::to_raw_value(&message.v1()).expect("v1");
-        let encodings = Encodings { v1: Some(v1.into()), v2: None };
-        let sent = Sent { ok: true, message: Form::of(&message, &encodings, false) };
+        let v1 = Encodings { v1: marked(), v2: None };
+        let sent = Sent { ok: true, message: Form::of(&message, &v1, false) };
         let json = serde_json::to_string(&sent).expect("serialized");
-        let expected = format!(
-            r#"{{"ok":true,"message":{}}}"#,
-            serde_json::to_string(&message.v1()).expect("v1")
-        );
-        assert_eq!(json, expected);
+        assert_eq!(json, r#"{"ok":true,"message":{"sentToTheRoom":true}}"#);
+        let v2 = Encodings { v1: None, v2: marked() };
+        assert_eq!(ack(&message, &v2, true)["message"]["sentToTheRoom"], true);
     }
 
     #[test]
@@ -176,13 +179,17 @@ mod tests {
     }
 
     #[test]
-    fn a_version_2_sender_never_gets_the_version_1_bytes() {
+    fn a_sender_never_gets_the_other_versions_bytes() {
         let message = stored();
-        let v1 = serde_json::value::to_raw_value(&message.v1()).expect("v1");
-        let encodings = Encodings { v1: Some(v1.into()), v2: None };
+        let v1_only = Encodings { v1: marked(), v2: None };
         assert_eq!(
-            ack(&message, &encodings, true)["message"],
+            ack(&message, &v1_only, true)["message"],
             serde_json::to_value(&message).expect("v2")
+        );
+        let v2_only = Encodings { v1: None, v2: marked() };
+        assert_eq!(
+            ack(&message, &v2_only, false)["message"],
+            serde_json::to_value(message.v1()).expect("v1")
         );
     }
 }
