@@ -79,7 +79,7 @@ pub fn deliver_entries<A: Adapter>(
     io: &SocketIo<A>,
     room: &RoomName,
     entries: &[(Skip, &Entry)],
-    forms: &mut [&mut Forms],
+    forms: &mut [Forms],
 ) -> usize {
     let mut reached = 0;
     for socket in io.to(room.to_string()).sockets() {

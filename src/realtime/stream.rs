@@ -267,11 +267,9 @@ impl<A: Adapter> Streams<A> {
         // Each connection's writer starts once everything it is sent here is
         // queued, and writes it at once (one syscall, not one per entry).
         engineioxide::batch_wakes(|| {
-            let mut forms: Vec<Forms> =
-                std::iter::repeat_with(Forms::default).take(self.outbox.len()).collect();
-            self.deliver_runs(&mut forms);
-            for (mut delivery, forms) in self.outbox.drain(..).zip(forms) {
-                delivery.acknowledge(forms.encodings());
+            let encodings = self.deliver_runs();
+            for (mut delivery, encodings) in self.outbox.drain(..).zip(encodings) {
+                delivery.acknowledge(encodings);
                 if let Some(received) = delivery.received {
                     self.metrics.delivery_lag(received.elapsed());
                 }
@@ -280,26 +278,30 @@ impl<A: Adapter> Streams<A> {
         self.note_memory();
     }
 
-    /// Sends each room's run of the outbox, in order, encoding each entry
-    /// into its `forms` (aligned with the outbox).
-    fn deliver_runs(&self, forms: &mut [Forms]) {
+    /// Sends each room's run of the outbox, in order; returns what each
+    /// entry was encoded into (aligned with the outbox), for its ack.
+    fn deliver_runs(&self) -> Vec<Encodings> {
         let mut runs: HashMap<&RoomName, Vec<usize>> = HashMap::new();
         for (at, delivery) in self.outbox.iter().enumerate() {
             runs.entry(delivery.entry.room()).or_default().push(at);
         }
-        // The runs split the outbox, so each entry's forms are lent once.
-        let mut lent: Vec<Option<&mut Forms>> = forms.iter_mut().map(Some).collect();
+        let mut encodings: Vec<Encodings> =
+            std::iter::repeat_with(Encodings::default).take(self.outbox.len()).collect();
         for (room, run) in &runs {
             let entries: Vec<(Skip, &Entry)> = run
                 .iter()
                 .map(|&at| &self.outbox[at])
                 .map(|d| (d.sender.map_or(Skip::Nobody, Skip::Conn), &d.entry))
                 .collect();
-            let mut run_forms: Vec<&mut Forms> =
-                run.iter().filter_map(|&at| lent[at].take()).collect();
-            let reached = fanout::deliver_entries(&self.io, room, &entries, &mut run_forms);
+            let mut forms: Vec<Forms> =
+                std::iter::repeat_with(Forms::default).take(run.len()).collect();
+            let reached = fanout::deliver_entries(&self.io, room, &entries, &mut forms);
             self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
+            for (&at, form) in run.iter().zip(&forms) {
+                encodings[at] = form.encodings();
+            }
         }
+        encodings
     }
 
     async fn fill_overdue(&mut self) {
