@@ -14,7 +14,8 @@ run: web
 	$(CARGO) run --release
 
 # Every test: formatting, lints (the bench crates too), strict TypeScript, Rust unit and
-# integration tests (the store's against SQLite and PostgreSQL), the vendored
+# integration tests (the store's against SQLite and PostgreSQL), the load
+# generator's unit tests (what it reads out of the server's frames), the vendored
 # socketioxide and engineioxide's own unit tests (vendor/test.sh), a smoke of
 # the benchmark suite (S1 to S6, tiny, on the debug builds: bench/Makefile's
 # test-smoke, which also builds the load generator and the bench servers
@@ -24,6 +25,7 @@ run: web
 # README.md).
 test: web check
 	$(CARGO) test
+	$(CARGO) test -p baat-chit-loadgen
 	CARGO="$(CARGO)" vendor/test.sh
 	$(CARGO) build
 	$(MAKE) -C bench test-smoke CARGO="$(CARGO)"

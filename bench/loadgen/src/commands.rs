@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{Client, Shared, Watch};
@@ -350,6 +351,29 @@ impl Generator {
     }
 }
 
+/// What the bench reads of a join ack. The members (`users`, `you`) are
+/// skipped: the count says how many there are.
+#[derive(Deserialize)]
+struct JoinAck {
+    #[serde(default)]
+    ok: bool,
+    #[serde(default)]
+    count: u64,
+    error: Option<AckError>,
+    #[serde(default)]
+    history: Vec<Seqd>,
+}
+
+#[derive(Deserialize)]
+struct AckError {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct Seqd {
+    seq: Option<u64>,
+}
+
 /// Joins `room` (with `since` on a re-join); resolves with when the ack
 /// came and the room's count in it.
 async fn join_one(
@@ -367,21 +391,17 @@ async fn join_one(
     if let Some(since) = since {
         payload["since"] = json!(since);
     }
-    let ack = client.request("join", &payload).await?;
-    if ack.get("ok") != Some(&Value::Bool(true)) {
-        let code = ack.pointer("/error/code").and_then(Value::as_str).unwrap_or("no code");
+    let ack: JoinAck = client.request("join", &payload).await?;
+    if !ack.ok {
+        let code = ack.error.map_or_else(|| "no code".to_string(), |e| e.code);
         return Err(format!("join refused: {code}"));
     }
     let at = now_ms();
-    let count = ack.get("count").and_then(Value::as_u64).unwrap_or(0);
+    let count = ack.count;
     // A presence event may have come before the ack; the larger is the later.
     client.count.fetch_max(count, Ordering::Relaxed);
     if track {
-        let history: Vec<u64> = ack
-            .get("history")
-            .and_then(Value::as_array)
-            .map(|h| h.iter().filter_map(|m| m.get("seq")?.as_u64()).collect())
-            .unwrap_or_default();
+        let history: Vec<u64> = ack.history.iter().filter_map(|m| m.seq).collect();
         client.track(&history, since);
     }
     Ok((at, count))
@@ -401,4 +421,34 @@ fn address_of(url: &str) -> Result<SocketAddr, String> {
 /// How long until `epoch_ms` (zero if past).
 fn until(epoch_ms: f64) -> Duration {
     Duration::from_secs_f64(((epoch_ms - now_ms()) / 1000.0).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::first_arg;
+
+    #[test]
+    fn a_join_ack_yields_its_count_and_history_seqs_past_its_members() {
+        let ack = r#"[{"ok":true,"room":"r","you":{"id":"a","name":"c1"},"users":[{"id":"a","name":"c1"},{"id":"b","name":"c2"}],"count":2,"history":[{"id":9,"seq":4,"text":"hi"},{"id":10,"seq":5}],"hasMore":false}]"#;
+        let ack: JoinAck = first_arg(ack).expect("a join ack");
+        assert!(ack.ok);
+        assert_eq!(ack.count, 2);
+        assert_eq!(ack.history.iter().filter_map(|m| m.seq).collect::<Vec<_>>(), [4, 5]);
+    }
+
+    #[test]
+    fn a_refused_join_yields_its_code() {
+        let ack = r#"[{"ok":false,"error":{"code":"name_taken","message":"that name is taken"}}]"#;
+        let ack: JoinAck = first_arg(ack).expect("a refusal");
+        assert!(!ack.ok);
+        assert_eq!(ack.error.map(|e| e.code).as_deref(), Some("name_taken"));
+    }
+
+    #[test]
+    fn an_ack_that_is_not_one_argument_is_an_error() {
+        assert!(first_arg::<JoinAck>("[]").is_err());
+        assert!(first_arg::<JoinAck>(r#"[{"ok":true},{"ok":true}]"#).is_err());
+        assert!(first_arg::<JoinAck>(r#"{"ok":true}"#).is_err());
+    }
 }
