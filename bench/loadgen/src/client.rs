@@ -8,10 +8,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use memchr::memmem::Finder;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::net::{TcpSocket, TcpStream};
@@ -25,6 +26,14 @@ use crate::stats::{SendTally, Tally, Window, now_ms};
 
 /// Where a sender puts its timestamp in the text: `@T<epoch ms>@`.
 pub const STAMP: &str = "@T";
+
+// The keys looked for in every frame, each searcher built once: `str::find`
+// with a string pattern builds a Two-Way searcher at every call, which was
+// a seventh of the load generator's own CPU in S1 (perf, 2026-11-28).
+static STAMP_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(STAMP));
+static SEQ_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"seq\":"));
+static COUNT_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"count\":"));
+static CODE_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"code\":\""));
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -35,10 +44,42 @@ pub struct Shared {
     /// The plain `measure` period (run.mjs's older scenarios): every
     /// delivery and send while it is on, whatever its stamp.
     pub measure: RwLock<Option<Arc<Window>>>,
+    /// Counts changes to `window` and `measure`: a connection reads them
+    /// again only when it moved, instead of taking both read locks (two
+    /// writes to lines every thread shares) at every delivery.
+    windows_changed: AtomicU64,
     /// The join storm's watcher: when its presence `count` reached `target`.
     pub watch: Mutex<Option<Watch>>,
     /// Connections the server closed (not us), by reason.
     pub disconnects: Tally,
+}
+
+impl Shared {
+    /// Says `window` or `measure` changed; call after changing it.
+    pub fn windows_changed(&self) {
+        self.windows_changed.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A connection's copy of the shared windows, as of `version`.
+struct Windows {
+    version: u64,
+    window: Option<Arc<Window>>,
+    measure: Option<Arc<Window>>,
+}
+
+impl Windows {
+    const STALE: Self = Self { version: u64::MAX, window: None, measure: None };
+
+    /// Brings the copy up to date when the shared windows changed.
+    fn refresh(&mut self, shared: &Shared) {
+        let version = shared.windows_changed.load(Ordering::Acquire);
+        if version != self.version {
+            self.window = shared.window.read().unwrap_or_else(|e| e.into_inner()).clone();
+            self.measure = shared.measure.read().unwrap_or_else(|e| e.into_inner()).clone();
+            self.version = version;
+        }
+    }
 }
 
 pub struct Watch {
@@ -186,6 +227,7 @@ impl Client {
             shared: Arc::clone(shared),
             pending: HashMap::new(),
             ready: Some(ready_tx),
+            windows: Windows::STALE,
         };
         self.closing.store(false, Ordering::Relaxed);
         let task = tokio::spawn(conn.run(ws, rx));
@@ -319,6 +361,7 @@ struct Conn {
     shared: Arc<Shared>,
     pending: HashMap<u64, Pending>,
     ready: Option<oneshot::Sender<()>>,
+    windows: Windows,
 }
 
 impl Drop for Conn {
@@ -428,26 +471,21 @@ impl Conn {
         if event.starts_with("[\"message\"") {
             // The hot path: one stamp, maybe one seq, no JSON parsing.
             if let Some(stamp) =
-                field_between(event, STAMP, '@').and_then(|s| s.parse::<f64>().ok())
+                field_between(event, &STAMP_KEY, b'@').and_then(|s| s.parse::<f64>().ok())
             {
-                // Counted under the read guard: cloning the Arc would make
-                // every delivery bounce its count between the threads.
-                let window = self.shared.window.read().unwrap_or_else(|e| e.into_inner());
-                if let Some(window) = window.as_ref().filter(|w| w.covers(stamp)) {
+                self.windows.refresh(&self.shared);
+                if let Some(window) = self.windows.window.as_ref().filter(|w| w.covers(stamp)) {
                     window.delivered(stamp, self.client.global);
                 }
-                drop(window);
-                if let Some(measure) =
-                    self.shared.measure.read().unwrap_or_else(|e| e.into_inner()).as_ref()
-                {
+                if let Some(measure) = &self.windows.measure {
                     measure.delivered(stamp, self.client.global);
                 }
             }
-            if let Some(seq) = number_after(event, "\"seq\":") {
+            if let Some(seq) = number_after(event, &SEQ_KEY) {
                 self.client.saw_seq(seq);
             }
         } else if event.starts_with("[\"presence\"") {
-            let count = number_after(event, "\"count\":").unwrap_or(0);
+            let count = number_after(event, &COUNT_KEY).unwrap_or(0);
             self.client.count.store(count, Ordering::Relaxed);
             if self.client.watching.load(Ordering::Relaxed) {
                 let mut watch = self.shared.watch.lock().unwrap_or_else(|e| e.into_inner());
@@ -482,11 +520,11 @@ impl Conn {
                     if let Some(window) = window {
                         window.acked.fetch_add(1, Ordering::Relaxed);
                     }
-                    if let Some(seq) = number_after(args, "\"seq\":") {
+                    if let Some(seq) = number_after(args, &SEQ_KEY) {
                         self.client.saw_seq(seq);
                     }
                 } else {
-                    let code = field_between(args, "\"code\":\"", '"').unwrap_or("no code");
+                    let code = field_between(args, &CODE_KEY, b'"').unwrap_or("no code");
                     Pending::Message { tally, window }.failed(&format!("refused: {code}"));
                 }
             }
@@ -495,18 +533,19 @@ impl Conn {
     }
 }
 
-/// The text after `start` up to `end`.
-fn field_between<'a>(text: &'a str, start: &str, end: char) -> Option<&'a str> {
-    let from = text.find(start)? + start.len();
-    let len = text[from..].find(end)?;
-    Some(&text[from..from + len])
+/// The text after the first `start` up to the next `end`.
+fn field_between<'a>(text: &'a str, start: &Finder<'_>, end: u8) -> Option<&'a str> {
+    let from = start.find(text.as_bytes())? + start.needle().len();
+    let len = memchr::memchr(end, text.as_bytes().get(from..)?)?;
+    text.get(from..from + len)
 }
 
 /// The unsigned number right after the first `key`.
-fn number_after(text: &str, key: &str) -> Option<u64> {
-    let from = text.find(key)? + key.len();
-    let digits = text[from..].bytes().take_while(u8::is_ascii_digit).count();
-    text[from..from + digits].parse().ok()
+fn number_after(text: &str, key: &Finder<'_>) -> Option<u64> {
+    let from = key.find(text.as_bytes())? + key.needle().len();
+    let rest = text.get(from..)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    rest[..digits].parse().ok()
 }
 
 /// The send stamp, in ms to the µs: exactly what receivers read back from
@@ -535,7 +574,7 @@ mod tests {
 
     /// The stamp a receiver reads out of a message's text.
     fn read_back(text: &str) -> Option<f64> {
-        field_between(text, STAMP, '@').and_then(|s| s.parse().ok())
+        field_between(text, &STAMP_KEY, b'@').and_then(|s| s.parse().ok())
     }
 
     #[test]
@@ -550,14 +589,14 @@ mod tests {
     #[test]
     fn a_message_event_yields_its_stamp_and_seq() {
         let event = r#"["message",{"id":7,"room":"r1","seq":42,"user":{"id":"u","name":"c1"},"text":"@T1700000000000.125@ c3 xx","ts":1}]"#;
-        assert_eq!(field_between(event, STAMP, '@'), Some("1700000000000.125"));
-        assert_eq!(number_after(event, "\"seq\":"), Some(42));
+        assert_eq!(field_between(event, &STAMP_KEY, b'@'), Some("1700000000000.125"));
+        assert_eq!(number_after(event, &SEQ_KEY), Some(42));
     }
 
     #[test]
     fn a_refusal_yields_its_code() {
         let ack = r#"[{"ok":false,"error":{"code":"rate_limited","message":"slow down"}}]"#;
-        assert_eq!(field_between(ack, "\"code\":\"", '"'), Some("rate_limited"));
+        assert_eq!(field_between(ack, &CODE_KEY, b'"'), Some("rate_limited"));
     }
 
     #[test]

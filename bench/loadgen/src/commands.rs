@@ -173,6 +173,7 @@ impl Generator {
         let late = now_ms() > from;
         let window = Arc::new(Window::new(from, to));
         *self.shared.window.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&window));
+        self.shared.windows_changed();
         tokio::spawn(async move {
             tokio::time::sleep(until(from)).await;
             let cpu0 = cpu_micros();
@@ -194,10 +195,12 @@ impl Generator {
         let mut slot = self.shared.measure.write().unwrap_or_else(|e| e.into_inner());
         if args.get("on").and_then(Value::as_bool).unwrap_or(false) {
             *slot = Some(Arc::new(Window::new(f64::MIN, f64::MAX)));
+            self.shared.windows_changed();
             *self.measure_cpu.lock().unwrap_or_else(|e| e.into_inner()) = cpu_micros();
             return json!({});
         }
         let Some(measured) = slot.take() else { return json!({ "error": "not measuring" }) };
+        self.shared.windows_changed();
         let cpu = cpu_micros() - *self.measure_cpu.lock().unwrap_or_else(|e| e.into_inner());
         let result = measured.to_json();
         json!({
