@@ -11,6 +11,7 @@ mod followed;
 mod history;
 mod join;
 pub mod limits;
+mod linger;
 mod message;
 /// Client payloads before parsing: public only for the fuzz target (`fuzz/`).
 #[doc(hidden)]

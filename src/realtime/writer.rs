@@ -6,6 +6,7 @@
 
 use super::Refusal;
 use super::fanout::Encodings;
+use super::linger::{LINGER, Pace};
 use super::peers::Peers;
 use super::stream::{self, Delivery};
 use crate::domain::{ChangeDraft, Entry, MessageDraft};
@@ -101,7 +102,13 @@ pub fn spawn<A: Adapter>(
     tokio::spawn(async move {
         let mut work = Vec::with_capacity(MAX_BATCH);
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut pace = Pace::new(Instant::now());
         while inbox.recv_many(&mut work, MAX_BATCH).await > 0 {
+            let now = Instant::now();
+            if pace.busy(now) {
+                linger(&mut inbox, &mut work).await;
+            }
+            pace.arrived(work.len(), now);
             for item in work.drain(..) {
                 match item {
                     Work::Post(post) => {
@@ -124,6 +131,29 @@ pub fn spawn<A: Adapter>(
         }
     });
     Handle(tx)
+}
+
+/// Waits until the oldest message in `work` has waited [`LINGER`], then
+/// adds to `work` whatever arrived meanwhile. Messages that queued behind
+/// the last commit for that long already are committed at once, so no
+/// message waits for company twice.
+async fn linger(inbox: &mut mpsc::UnboundedReceiver<Work>, work: &mut Vec<Work>) {
+    let oldest = work.iter().find_map(|item| match item {
+        Work::Post(post) => Some(post.received),
+        Work::Flush(_) => None,
+    });
+    let Some(oldest) = oldest else { return };
+    let deadline = oldest + LINGER;
+    if deadline <= Instant::now() {
+        return;
+    }
+    tokio::time::sleep_until(deadline.into()).await;
+    while work.len() < MAX_BATCH {
+        match inbox.try_recv() {
+            Ok(item) => work.push(item),
+            Err(_) => break,
+        }
+    }
 }
 
 fn same_kind(a: &Post, b: &Post) -> bool {
