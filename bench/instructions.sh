@@ -32,6 +32,17 @@ BAATCHIT_BIN="$work/server" node "$root/bench/run.mjs" --no-build --servers rust
   --quiet-wait 0 --sustained-p99 100000 --out "$work/report.md" > "$work/run.log" 2>&1 \
   || { cat "$work/run.log" >&2; exit 1; }
 grep -m1 " step " "$work/run.log" | sed 's/, p50.*//'
-for _ in $(seq 1 50); do [ -s "$work/callgrind.out" ] && break; sleep 0.2; done
-total=$(callgrind_annotate "$work/callgrind.out" 2> /dev/null | grep -m1 "PROGRAM TOTALS" | awk '{print $1}')
+# valgrind writes its profile as the server exits; on a slow machine that
+# took over 10 s. The profile is whole once its size stops changing.
+size=-1
+for _ in $(seq 1 300); do
+  now=$(stat -c %s "$work/callgrind.out" 2> /dev/null || echo 0)
+  [ "$now" -gt 0 ] && [ "$now" = "$size" ] && break
+  size=$now
+  sleep 0.5
+done
+# awk reads to the end: grep -m1 closed the pipe early, and with pipefail
+# callgrind_annotate's SIGPIPE ended the script before it printed.
+total=$(callgrind_annotate "$work/callgrind.out" 2> /dev/null \
+  | awk '/PROGRAM TOTALS/ && !found { print $1; found = 1 }')
 echo "$(basename "$bin"): $total instructions ($work/callgrind.out)"
