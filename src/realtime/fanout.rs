@@ -5,6 +5,7 @@
 //! reconnects by itself, rejoins with `since` and catches up. Other
 //! processes deliver to their own connections the same way.
 
+use super::groups::{self, Recipient};
 use super::{Conn, events};
 use crate::domain::{Entry, RoomName, UserId};
 use crate::metrics::SLOW_CONSUMERS_CLOSED;
@@ -65,25 +66,22 @@ pub fn deliver<A: Adapter, T: Serialize>(
         .count()
 }
 
-/// Delivers a run of the room's log entries, in order, to the room's
-/// connections on this process, except those each entry's `Skip` names,
+/// Delivers a run of a room's log entries, in order, to `recipients` (the
+/// room's connections on this process), except those each entry's `Skip` names,
 /// each entry in the form its contract version knows: version 1
 /// connections get a new message's version 1 shape and no changes;
 /// version 2 connections get `message` and `change`. Each form is encoded
 /// once, into the entry's [`Forms`] (`forms[i]` for `entries[i]`), where
-/// its sender's ack finds it afterwards. Each connection is looked up once
-/// for the whole run, and its writer woken once, so a run costs little
-/// more than one entry. A connection cut off as too slow gets nothing
+/// its sender's ack finds it afterwards. Each connection's writer is woken
+/// once for the whole run, so a run costs little more than one entry. A connection cut off as too slow gets nothing
 /// after the entry that overflowed it. Returns how many deliveries it made.
 pub fn deliver_entries<A: Adapter>(
-    io: &SocketIo<A>,
-    room: &RoomName,
+    recipients: &[Recipient<A>],
     entries: &[(Skip, &Entry)],
     forms: &mut [Forms],
 ) -> usize {
     let mut reached = 0;
-    for socket in io.to(room.to_string()).sockets() {
-        let conn = socket.extensions.get::<Arc<Conn>>();
+    for Recipient { socket, conn } in recipients {
         let v2 = conn.as_ref().is_some_and(|c| c.v2());
         for ((skip, entry), form) in entries.iter().zip(forms.iter_mut()) {
             if skip.skips_conn(socket.id, conn.as_deref()) {
@@ -92,7 +90,7 @@ pub fn deliver_entries<A: Adapter>(
             let Some(encoded) = form.get(entry, v2) else {
                 continue;
             };
-            if !send(&socket, encoded) {
+            if !send(socket, encoded) {
                 break;
             }
             reached += 1;
@@ -190,6 +188,6 @@ pub fn send<A: Adapter>(socket: &SocketRef<A>, encoded: &Encoded) -> bool {
 fn cut_off<A: Adapter>(socket: SocketRef<A>) {
     tracing::warn!(sid = %socket.id, "connection too slow; closing its transport");
     SLOW_CONSUMERS_CLOSED.fetch_add(1, Relaxed);
-    socket.leave_all();
+    groups::leave_all(&socket);
     socket.close_transport();
 }

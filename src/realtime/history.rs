@@ -4,7 +4,7 @@ use super::join::conn_of;
 use super::payload::{self, HistoryRequest, RoomsRequest};
 use super::presence::relay::COUNTS_GROUP;
 use super::refusal::reply;
-use super::{Hub, Refusal};
+use super::{Hub, Refusal, groups};
 use crate::domain::{Message, RoomName};
 use crate::store::Slice;
 use serde::Serialize;
@@ -159,8 +159,8 @@ async fn rooms<A: Adapter>(
     // Subscribed before the list is read, so no change falls between the
     // answer and the first `counts`.
     match request.subscribe.filter(|_| conn_of(s).is_ok_and(|c| c.v2())) {
-        Some(true) => s.join(COUNTS_GROUP),
-        Some(false) => s.leave(COUNTS_GROUP),
+        Some(true) => groups::join(s, COUNTS_GROUP),
+        Some(false) => groups::leave(s, COUNTS_GROUP),
         None => {}
     }
     let list = hub.presence.rooms(MAX_ROOMS).await?;

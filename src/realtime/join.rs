@@ -6,7 +6,7 @@ use super::payload::{self, JoinRequest, RoomRequest};
 use super::presence::Departure;
 use super::refusal::{Done, reply};
 use super::tail::TAIL_LEN;
-use super::{Conn, Hub, Refusal, direct, typing};
+use super::{Conn, Hub, Refusal, direct, groups, typing};
 use crate::domain::{Change, DisplayName, Entry, Message, RoomName, Seq, User};
 use crate::store::Slice;
 use serde::Serialize;
@@ -104,7 +104,7 @@ async fn join<A: Adapter>(
         Err(refusal) => {
             if entered {
                 conn.exit(&room);
-                s.leave(room.to_string());
+                groups::leave(s, room.to_string());
                 hub.presence.leave(&room, conn.user, s.id, Departure::Now);
             }
             Err(refusal)
@@ -208,7 +208,7 @@ async fn leave<A: Adapter>(
     if !conn.exit(&room) {
         return Err(Refusal::outside(&room));
     }
-    s.leave(room.to_string());
+    groups::leave(s, room.to_string());
     let Some(user) = user else {
         return Ok(Done {});
     };

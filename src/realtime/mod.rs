@@ -8,6 +8,7 @@ mod direct;
 mod dispatch;
 mod fanout;
 mod followed;
+mod groups;
 mod history;
 mod join;
 pub mod limits;

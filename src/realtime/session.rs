@@ -3,7 +3,7 @@
 
 use super::dispatch::Dispatch;
 use super::presence::Departure;
-use super::{Conn, Hub, direct, events};
+use super::{Conn, Hub, direct, events, groups};
 use crate::domain::UserId;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
@@ -51,7 +51,7 @@ pub async fn on_connect<A: Adapter>(s: SocketRef<A>, State(hub): State<Hub<A>>) 
     };
     if conn.v2() {
         // Where `conversation` and `read` events reach this user's connections.
-        s.join(direct::user_group(conn.user));
+        groups::join(&s, direct::user_group(conn.user));
     }
     let session = json!({ "userId": conn.user, "token": hub.keyring.issue(conn.user) });
     if let Err(error) = s.emit(events::SESSION, &session) {
@@ -67,6 +67,10 @@ async fn on_disconnect<A: Adapter>(
     reason: DisconnectReason,
 ) {
     hub.metrics.connections.fetch_sub(1, Relaxed);
+    // socketioxide takes it out of its groups once this handler is done;
+    // the stream lets go of it now.
+    groups::changed();
+    hub.streams.departed();
     // Removed, so the connection's share of its user's allowance goes with
     // it (a user with no connection left keeps no bucket).
     let Some(conn) = s.extensions.remove::<Arc<Conn>>() else {

@@ -16,6 +16,7 @@
 use super::Refusal;
 use super::fanout::{self, Encodings, Forms, Skip};
 use super::followed::{Budget, Followed};
+use super::groups::{self, Recipients};
 use super::tail::{Attached, TAIL_LEN, Tail};
 use super::writer::{Outcome, Stored};
 use crate::domain::{Entry, RoomName, Seq};
@@ -86,6 +87,10 @@ pub enum Input<A: Adapter> {
     /// Messages may have been missed (the bus reconnected): read every
     /// followed room's newest messages from the database.
     Resync,
+    /// A connection disconnected: let go of the recipient lists that hold
+    /// it, or its socket (and its address's place, `http::per_ip`) would
+    /// live until the next delivery.
+    Departed,
 }
 
 /// Where the writer, the joins and the cluster bus hand work to the stream.
@@ -112,6 +117,10 @@ impl<A: Adapter> Handle<A> {
 
     pub fn resync(&self) {
         let _ = self.0.send(Input::Resync);
+    }
+
+    pub fn departed(&self) {
+        let _ = self.0.send(Input::Departed);
     }
 
     /// Puts the socket in the room's broadcast group; returns the last seq
@@ -142,6 +151,7 @@ struct Streams<A: Adapter> {
     shared: bool,
     /// Entries in order, in the tails already, not yet sent ([`Self::flush`]).
     outbox: Vec<Delivery>,
+    recipients: Recipients<A>,
 }
 
 pub type Inputs<A> = mpsc::UnboundedReceiver<Input<A>>;
@@ -159,8 +169,16 @@ pub fn spawn<A: Adapter>(
     mut inputs: Inputs<A>,
 ) {
     let rooms = Followed::new(Budget::default());
-    let mut streams =
-        Streams { io, store, metrics, rooms, gaps: HashSet::new(), shared, outbox: Vec::new() };
+    let mut streams = Streams {
+        io,
+        store,
+        metrics,
+        rooms,
+        gaps: HashSet::new(),
+        shared,
+        outbox: Vec::new(),
+        recipients: Recipients::default(),
+    };
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(GAP_WAIT / 3);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,6 +221,7 @@ impl<A: Adapter> Streams<A> {
                 }
             }
             Input::Resync => self.resync().await,
+            Input::Departed => self.recipients.refresh(),
         }
     }
 
@@ -280,7 +299,7 @@ impl<A: Adapter> Streams<A> {
 
     /// Sends each room's run of the outbox, in order; returns what each
     /// entry was encoded into (aligned with the outbox), for its ack.
-    fn deliver_runs(&self) -> Vec<Encodings> {
+    fn deliver_runs(&mut self) -> Vec<Encodings> {
         let mut runs: HashMap<&RoomName, Vec<usize>> = HashMap::new();
         for (at, delivery) in self.outbox.iter().enumerate() {
             runs.entry(delivery.entry.room()).or_default().push(at);
@@ -295,7 +314,10 @@ impl<A: Adapter> Streams<A> {
                 .collect();
             let mut forms: Vec<Forms> =
                 std::iter::repeat_with(Forms::default).take(run.len()).collect();
-            let reached = fanout::deliver_entries(&self.io, room, &entries, &mut forms);
+            // Looked up per run: a connection cut off in an earlier run
+            // left every group, and the lists kept with it go.
+            let recipients = self.recipients.of(&self.io, room);
+            let reached = fanout::deliver_entries(recipients, &entries, &mut forms);
             self.metrics.deliveries.fetch_add(reached as u64, Relaxed);
             for (&at, form) in run.iter().zip(&forms) {
                 encodings[at] = form.encodings();
@@ -378,7 +400,7 @@ impl<A: Adapter> Streams<A> {
         if !socket.connected() {
             return Err(Refusal::Unavailable);
         }
-        socket.join(room.to_string());
+        groups::join(socket, room.to_string());
         Ok(attached)
     }
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  assertError, assertMessage, connect, connectMany, range, seqs, uniqueRoom, useServer,
+  QUIET_MS, assertError, assertMessage, connect, connectMany, range, seqs, sleep, uniqueRoom, useServer,
 } from "./helpers.mjs";
 
 /** A room with `count` connected, joined clients named user0, user1… */
@@ -48,6 +48,32 @@ describe("fan-out and shape", () => {
     await sender.say(room, "private to the room");
     await elsewhere.assertNoEvent("message");
     await lurker.assertNoEvent("message");
+  });
+
+  test("each message reaches exactly who is in the room when it is sent, as people join, leave and drop", async () => {
+    const { room, clients: [sender, stays, leaves, drops] } = await roomOf(server, 4);
+    const texts = (client) => client.received("message", (m) => m.room === room).map((m) => m.text);
+    // One change between two messages each, so each is seen on its own. A
+    // message is awaited where it must arrive before the next change: in a
+    // cluster, the sender's ack says only that its own process sent it.
+    const say = async (text, ...to) => {
+      await sender.say(room, text);
+      for (const client of to) await client.waitFor("message", (m) => m.text === text);
+    };
+    await say("one", stays, leaves, drops);
+    await leaves.emit("leave", { room });
+    await say("two", stays);
+    const late = await connect(server);
+    await late.join(room, "late");
+    await say("three", stays, late);
+    drops.drop();
+    await say("four", stays, late);
+    await leaves.join(room, "user2");
+    await say("five", stays, late, leaves);
+    await sleep(QUIET_MS);
+    assert.deepEqual(texts(stays), ["one", "two", "three", "four", "five"]);
+    assert.deepEqual(texts(leaves), ["one", "five"], "nothing while it was out of the room");
+    assert.deepEqual(texts(late), ["three", "four", "five"], "everything from its join on");
   });
 
   test("a connection in two rooms gets each room's messages tagged with that room", async () => {
