@@ -67,14 +67,15 @@ pub fn deliver<A: Adapter, T: Serialize>(
 }
 
 /// Delivers a run of a room's log entries, in order, to `recipients` (the
-/// room's connections on this process), except those each entry's `Skip` names,
-/// each entry in the form its contract version knows: version 1
+/// room's connections on this process), except those each entry's `Skip`
+/// names, each entry in the form its contract version knows: version 1
 /// connections get a new message's version 1 shape and no changes;
 /// version 2 connections get `message` and `change`. Each form is encoded
 /// once, into the entry's [`Forms`] (`forms[i]` for `entries[i]`), where
 /// its sender's ack finds it afterwards. Each connection's writer is woken
-/// once for the whole run, so a run costs little more than one entry. A connection cut off as too slow gets nothing
-/// after the entry that overflowed it. Returns how many deliveries it made.
+/// once for the whole run, so a run costs little more than one entry. A
+/// connection cut off as too slow gets nothing after the entry that
+/// overflowed it. Returns how many deliveries it made.
 pub fn deliver_entries<A: Adapter>(
     recipients: &[Recipient<A>],
     entries: &[(Skip, &Entry)],

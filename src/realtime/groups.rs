@@ -13,8 +13,8 @@
 //! harmless (socketioxide sends nothing to a socket that is not
 //! `connected()`), but it keeps the socket alive, and with it the address's
 //! place in `http::per_ip`; so the disconnect handler calls [`changed`]
-//! and has the stream [`Recipients::refresh`] at once. `clippy.toml` refuses socketioxide's own join and
-//! leave anywhere else.
+//! and has the stream [`Recipients::refresh`] at once. `clippy.toml`
+//! refuses socketioxide's own join and leave anywhere else.
 
 use super::Conn;
 use crate::domain::RoomName;
