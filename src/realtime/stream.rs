@@ -203,8 +203,10 @@ pub fn spawn<A: Adapter>(
 
 impl<A: Adapter> Streams<A> {
     async fn handle(&mut self, input: Input<A>) {
-        if !matches!(input, Input::Committed(_) | Input::Remote(_)) {
+        if !matches!(input, Input::Committed(_) | Input::Remote(_) | Input::Departed) {
             // Whatever comes next (a join above all) sees the rooms as sent.
+            // A departure changes no room's order: it only drops the kept
+            // recipients, so the batch in progress is not split for it.
             self.flush();
         }
         match input {

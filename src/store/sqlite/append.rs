@@ -11,15 +11,15 @@
 //! once it is committed. The plan of a batch is still [`batch::append`]'s,
 //! shared with PostgreSQL; its statements run here synchronously.
 
+use super::cached;
 use super::index::{Backlog, Due};
-use super::{CHUNK, cached};
 use crate::domain::{ClientId, Message, MessageDraft, RoomName, Seq};
 use crate::store::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey, RoomsTx};
 use crate::store::conversations;
 use crate::store::rows::MessageRow;
 use crate::store::{Appended, StoreError};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, Statement, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement, params_from_iter};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -254,12 +254,6 @@ fn control(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `(?, ?), (?, ?)`: `rows` groups of `columns` placeholders.
-fn groups(rows: usize, columns: usize) -> String {
-    let group = format!("({})", vec!["?"; columns].join(", "));
-    vec![group; rows].join(", ")
-}
-
 fn text(value: &str) -> Value {
     Value::Text(value.to_owned())
 }
@@ -267,41 +261,35 @@ fn text(value: &str) -> Value {
 #[async_trait::async_trait]
 impl RoomsTx for Tx {
     /// The whole file is already locked by `BEGIN IMMEDIATE`; this reads the
-    /// last seqs (a room without a row has none yet).
+    /// last seqs (a room without a row has none yet), one room at a time
+    /// through one statement kept prepared. An `IN (…)` list was a new SQL
+    /// text, prepared anew, for each batch of over eight rooms (bench S2).
     async fn lock_rooms(
         &mut self,
         rooms: &[&RoomName],
     ) -> Result<HashMap<RoomName, Seq>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in rooms.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT name, last_seq FROM rooms WHERE name IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let params = chunk.iter().map(|room| text(room.as_str())).collect();
-            found.extend(
-                self.query(&sql, chunk.len(), params, |row| Ok((row.get(0)?, row.get(1)?)))?,
-            );
+        let mut statement =
+            self.conn()?.prepare_cached("SELECT last_seq FROM rooms WHERE name = ?")?;
+        let mut seqs = HashMap::with_capacity(rooms.len());
+        for room in rooms {
+            let last_seq: Option<Seq> =
+                statement.query_row([room.as_str()], |row| row.get(0)).optional()?;
+            seqs.insert((*room).clone(), last_seq.unwrap_or(0));
         }
-        batch::last_seqs(rooms, found)
+        Ok(seqs)
     }
 
+    /// One room at a time, as [`Self::lock_rooms`] reads them.
     async fn save_last_seqs(
         &mut self,
         last_seqs: &HashMap<RoomName, Seq>,
     ) -> Result<(), StoreError> {
-        let rooms: Vec<_> = last_seqs.iter().collect();
-        for chunk in rooms.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO rooms (name, last_seq) VALUES {} \
-                 ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq",
-                groups(chunk.len(), 2)
-            );
-            let params = chunk
-                .iter()
-                .flat_map(|(room, seq)| [text(room.as_str()), Value::Integer(**seq)])
-                .collect();
-            self.query(&sql, chunk.len(), params, |_| Ok(()))?;
+        let mut statement = self.conn()?.prepare_cached(
+            "INSERT INTO rooms (name, last_seq) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq",
+        )?;
+        for (room, seq) in last_seqs {
+            statement.execute(rusqlite::params![room.as_str(), seq])?;
         }
         Ok(())
     }
@@ -317,23 +305,17 @@ impl RoomsTx for Tx {
 
 #[async_trait::async_trait]
 impl AppendTx for Tx {
+    /// One key at a time through one statement kept prepared, each a
+    /// lookup in the retry-key index.
     async fn find_stored(&mut self, keys: &[RetryKey]) -> Result<Vec<Message>, StoreError> {
+        let mut statement = self.conn()?.prepare_cached(
+            "SELECT * FROM messages WHERE room = ? AND user_id = ? AND client_id = ?",
+        )?;
         let mut found = Vec::new();
-        for chunk in keys.chunks(CHUNK) {
-            // CROSS JOIN keeps SQLite looking up each key in the unique index.
-            let sql = format!(
-                "WITH k (room, user_id, client_id) AS (VALUES {}) SELECT m.* FROM k \
-                 CROSS JOIN messages m ON m.room = k.room AND m.user_id = k.user_id \
-                 AND m.client_id = k.client_id",
-                groups(chunk.len(), 3)
-            );
-            let params = chunk
-                .iter()
-                .flat_map(|(room, user, client_id)| {
-                    [text(room.as_str()), Value::Text(user.to_string()), text(client_id.as_str())]
-                })
-                .collect();
-            for row in self.query(&sql, chunk.len(), params, MessageRow::from_sqlite)? {
+        for (room, user, client_id) in keys {
+            let params = rusqlite::params![room.as_str(), user.to_string(), client_id.as_str()];
+            let row = statement.query_row(params, MessageRow::from_sqlite).optional()?;
+            if let Some(row) = row {
                 found.push(Message::try_from(row)?);
             }
         }

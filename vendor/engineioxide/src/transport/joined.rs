@@ -156,6 +156,29 @@ mod tests {
         assert_eq!(reader.polls(), 2);
     }
 
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn every_wake_up_of_the_reader_wakes_the_task_not_only_the_first() {
+        let (writer, reader) = (Probe::default(), Probe::default());
+        let wakes = Arc::new(Wakes::default());
+        let task = Waker::from(wakes.clone());
+        let mut both = std::pin::pin!(joined(writer.run(), reader.run()));
+        for round in 1..=3 {
+            assert!(both.as_mut().poll(&mut Context::from_waker(&task)).is_pending());
+            reader.wake();
+            assert_eq!(wakes.0.load(Ordering::Relaxed), round);
+        }
+        assert_eq!(reader.polls(), 3);
+    }
+
     #[test]
     fn it_ends_once_both_have_ended() {
         let (writer, reader) = (Probe::default(), Probe::default());
