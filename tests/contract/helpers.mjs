@@ -300,7 +300,7 @@ export async function connect(server, options = {}) {
     }, ACK_TIMEOUT_MS);
     const handle = (entry) => {
       if (entry.event === "session") resolve(entry.args[0]);
-      else if (entry.event === "connect_error") reject(new Error(`connect_error: ${entry.args[0]?.message}`));
+      else if (entry.event === "connect_error") reject(new Error(`connect_error: ${connectError(entry.args[0])}`));
       else return false;
       clearTimeout(timer);
       client.waiters.delete(waiter);
@@ -394,4 +394,25 @@ export function presenceOf(room, side, userId) {
 /** Fetches an HTTP path of the server. */
 export function get(server, path) {
   return fetch(new URL(path, server.url), { signal: AbortSignal.timeout(ACK_TIMEOUT_MS) });
+}
+
+/**
+ * A connect error with what engine.io-client knows of its cause: "xhr poll
+ * error" alone does not say whether the request got an HTTP status (its
+ * `description`; 0 when the request failed on the socket, whose error the
+ * XHR keeps as its `statusText`) or what a websocket's error event said.
+ */
+function connectError(error) {
+  const socketError = error?.context?.statusText;
+  const detail = [error?.description, socketError instanceof Error ? socketError : undefined]
+    .filter((cause) => cause !== undefined && cause !== null)
+    .map(causeText)
+    .join(", ");
+  return detail ? `${error?.message} (${detail})` : `${error?.message}`;
+}
+
+function causeText(cause) {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  if (typeof cause === "object") return String(cause.message ?? cause.error?.message ?? cause.type);
+  return String(cause);
 }
