@@ -11,15 +11,13 @@
 //! once it is committed. The plan of a batch is still [`batch::append`]'s,
 //! shared with PostgreSQL; its statements run here synchronously.
 
-use super::cached;
 use super::index::{Backlog, Due};
 use crate::domain::{ClientId, Message, MessageDraft, RoomName, Seq};
 use crate::store::batch::{self, AppendTx, Backend, Ids, NewRow, RetryKey, RoomsTx};
 use crate::store::conversations;
 use crate::store::rows::MessageRow;
 use crate::store::{Appended, StoreError};
-use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Statement, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
@@ -214,27 +212,6 @@ impl Tx {
     fn conn(&self) -> Result<&Connection, StoreError> {
         self.conn.as_ref().ok_or_else(|| StoreError::Corrupt("the transaction has ended".into()))
     }
-
-    /// Runs `sql` (for `rows` rows) with `params`, mapping each result row.
-    fn query<T>(
-        &self,
-        sql: &str,
-        rows: usize,
-        params: Vec<Value>,
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        let conn = self.conn()?;
-        let (mut kept, mut fresh);
-        let statement: &mut Statement<'_> = if cached(rows) {
-            kept = conn.prepare_cached(sql)?;
-            &mut kept
-        } else {
-            fresh = conn.prepare(sql)?;
-            &mut fresh
-        };
-        let found = statement.query_map(params_from_iter(params), map)?;
-        Ok(found.collect::<Result<_, _>>()?)
-    }
 }
 
 impl Drop for Tx {
@@ -252,10 +229,6 @@ impl Drop for Tx {
 fn control(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)?.execute([])?;
     Ok(())
-}
-
-fn text(value: &str) -> Value {
-    Value::Text(value.to_owned())
 }
 
 #[async_trait::async_trait]
@@ -360,9 +333,9 @@ impl AppendTx for Tx {
         rooms: &[&RoomName],
         ts: i64,
     ) -> Result<(), StoreError> {
+        let mut statement = self.conn()?.prepare_cached(conversations::TOUCH)?;
         for room in rooms.iter().filter(|room| room.is_direct()) {
-            let params = vec![Value::Integer(ts), text(room.as_str())];
-            self.query(conversations::TOUCH, 1, params, |_| Ok(()))?;
+            statement.execute(rusqlite::params![ts, room.as_str()])?;
         }
         Ok(())
     }
