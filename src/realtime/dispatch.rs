@@ -29,7 +29,7 @@ impl<A: Adapter> MessageHandler<A, ByName> for Dispatch {
         match event.as_str() {
             events::JOIN => call(join::on_join::<A>, s, v, ack),
             events::LEAVE => call(join::on_leave::<A>, s, v, ack),
-            events::MESSAGE => call(message::on_message::<A>, s, v, ack),
+            events::MESSAGE => message::on_message::<A>(s, v, ack),
             events::TYPING => call(typing::on_typing::<A>, s, v, ack),
             events::HISTORY => call(history::on_history::<A>, s, v, ack),
             events::ROOMS => call(history::on_rooms::<A>, s, v, ack),

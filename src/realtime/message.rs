@@ -4,18 +4,18 @@
 use super::fanout::Encodings;
 use super::payload::{self, MessageRequest};
 use super::refusal::{accept, reply};
-use super::writer::{Draft, Outcome};
+use super::writer::{Answer, Draft, Outcome, Reply};
 use super::{Conn, Hub, Refusal, typing};
 use crate::domain::{Entry, Message, MessageDraft, MessageText, MessageV1, RoomName};
+use crate::metrics::Metrics;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, State, TryData};
 use socketioxide::handler::FromMessageParts;
-use socketioxide::socket::{Sid, Socket};
+use socketioxide::socket::Socket;
 use socketioxide::{ParserError, SocketIo};
 use socketioxide_core::Value;
-use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -49,28 +49,11 @@ impl<'a> Form<'a> {
     }
 }
 
-/// A message or change already validated and queued for the writer, and
-/// whether its sender speaks version 2. Queuing happens in an extractor
-/// because extractors run in arrival order, while handlers run as separate
-/// tasks that could overtake one another.
+/// A change already validated and queued for the writer, and whether its
+/// sender speaks version 2. Queuing happens in an extractor because
+/// extractors run in arrival order, while handlers run as separate tasks
+/// that could overtake one another.
 pub struct Queued(pub Result<(oneshot::Receiver<Outcome>, bool), Refusal>);
-
-impl<A: Adapter> FromMessageParts<A> for Queued {
-    type Error = Infallible;
-
-    fn from_message_parts(
-        s: &Arc<Socket<A>>,
-        v: &mut Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Infallible> {
-        let Some((hub, raw, conn)) = read_parts(s, v, ack_id) else {
-            return Ok(Self(Err(Refusal::Unavailable)));
-        };
-        let v2 = conn.as_ref().is_some_and(|c| c.v2());
-        let Ok(io) = SocketIo::<A>::from_message_parts(s, v, ack_id);
-        Ok(Self(queue(&hub, &io, conn.as_deref(), s.id, raw).map(|queued| (queued, v2))))
-    }
-}
 
 /// What a queuing extractor reads: the hub, the raw payload and the
 /// sender's connection.
@@ -91,9 +74,8 @@ fn queue<A: Adapter>(
     hub: &Hub<A>,
     io: &SocketIo<A>,
     conn: Option<&Conn>,
-    sender: Sid,
     raw: Result<serde_json::Value, ParserError>,
-) -> Result<oneshot::Receiver<Outcome>, Refusal> {
+) -> Result<MessageDraft, Refusal> {
     let request: MessageRequest = payload::parse(raw, "{ room, text, clientId?, replyTo? }")?;
     let room = RoomName::parse(&request.room)?;
     let conn = conn.filter(|c| c.is_in(&room)).ok_or_else(|| Refusal::outside(&room))?;
@@ -106,28 +88,50 @@ fn queue<A: Adapter>(
     // the message committed, it would also end a spell the sender began
     // after sending (typing ahead while a slow commit is in flight).
     typing::stop(hub, io, &room, &user);
-    let draft = MessageDraft { room, user, text, client_id, reply_to };
-    Ok(hub.writer.post(Draft::Message(draft), sender))
+    Ok(MessageDraft { room, user, text, client_id, reply_to })
 }
 
-pub async fn on_message<A: Adapter>(
-    State(hub): State<Hub<A>>,
-    ack: AckSender<A>,
-    Queued(queued): Queued,
-) {
-    let (outcome, v2) = match queued {
-        Ok((committed, v2)) => (committed.await.unwrap_or(Err(Refusal::Unavailable)), v2),
-        Err(refusal) => (Err(refusal), false),
+/// `message`, handled where it is read, with no task of its own: it is
+/// checked and queued for the writer at once (so in arrival order), and
+/// its ack is sent by whoever learns the outcome ([`MessageAck`]). A task
+/// per message only waited for that outcome, and cost a spawn, two polls
+/// and a channel each (bench S2).
+pub fn on_message<A: Adapter>(s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
+    let Ok(ack) = AckSender::<A>::from_message_parts(&s, &mut v, &ack_id);
+    let Some((hub, raw, conn)) = read_parts(&s, &mut v, &ack_id) else {
+        let _ = ack.send(&Refusal::Unavailable.to_json());
+        return;
     };
-    let outcome = outcome.and_then(|stored| match stored.entry {
-        Entry::Message(message) => Ok((message, stored.encodings)),
-        Entry::Change(_) => Err(Refusal::Unavailable),
-    });
-    match outcome {
-        Ok((message, encodings)) => {
-            accept(ack, &Sent { ok: true, message: Form::of(&message, &encodings, v2) });
+    let v2 = conn.as_ref().is_some_and(|c| c.v2());
+    let reply = Reply::to(MessageAck { ack, v2, metrics: Arc::clone(&hub.metrics) });
+    let Ok(io) = SocketIo::<A>::from_message_parts(&s, &mut v, &ack_id);
+    match queue(&hub, &io, conn.as_deref(), raw) {
+        Ok(draft) => hub.writer.post_to(Draft::Message(draft), s.id, reply),
+        Err(refusal) => reply.send(Err(refusal)),
+    }
+}
+
+/// A message's ack, answered with its outcome: the stored message, or why
+/// it was refused.
+struct MessageAck<A: Adapter> {
+    ack: AckSender<A>,
+    v2: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl<A: Adapter> Answer for MessageAck<A> {
+    fn answer(self: Box<Self>, outcome: Outcome) {
+        let Self { ack, v2, metrics } = *self;
+        let outcome = outcome.and_then(|stored| match stored.entry {
+            Entry::Message(message) => Ok((message, stored.encodings)),
+            Entry::Change(_) => Err(Refusal::Unavailable),
+        });
+        match outcome {
+            Ok((message, encodings)) => {
+                accept(ack, &Sent { ok: true, message: Form::of(&message, &encodings, v2) });
+            }
+            Err(refusal) => reply(ack, &metrics, &Err::<(), _>(refusal)),
         }
-        Err(refusal) => reply(ack, &hub.metrics, &Err::<(), _>(refusal)),
     }
 }
 

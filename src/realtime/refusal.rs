@@ -93,7 +93,7 @@ impl Refusal {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    pub(super) fn to_json(&self) -> serde_json::Value {
         let mut error = json!({ "code": self.code(), "message": self.to_string() });
         if let Some(retry_after_ms) = self.retry_after_ms() {
             error["retryAfterMs"] = json!(retry_after_ms);

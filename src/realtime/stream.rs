@@ -18,7 +18,7 @@ use super::fanout::{self, Encodings, Forms, Skip};
 use super::followed::{Budget, Followed};
 use super::groups::{self, Recipients};
 use super::tail::{Attached, TAIL_LEN, Tail};
-use super::writer::{Outcome, Stored};
+use super::writer::{Reply, Stored};
 use crate::domain::{Entry, RoomName, Seq};
 use crate::metrics::Metrics;
 use crate::store::{Slice, Store};
@@ -55,7 +55,7 @@ pub struct Delivery {
     pub received: Option<Instant>,
     /// The sender's ack, answered once this process has delivered it, so
     /// an ack means "stored, and sent to everyone here".
-    pub ack: Option<oneshot::Sender<Outcome>>,
+    pub ack: Option<Reply>,
 }
 
 impl Delivery {
@@ -66,7 +66,7 @@ impl Delivery {
     /// Answers the sender, with the payloads its entry was sent in here.
     fn acknowledge(&mut self, encodings: Encodings) {
         if let Some(ack) = self.ack.take() {
-            let _ = ack.send(Ok(Stored { entry: self.entry.clone(), encodings }));
+            ack.send(Ok(Stored { entry: self.entry.clone(), encodings }));
         }
     }
 }

@@ -46,11 +46,54 @@ pub enum Draft {
     Change(ChangeDraft),
 }
 
+/// Where a post's outcome goes, once it is known: to a task waiting for it,
+/// or (a message) straight to its sender as the event's ack, from the room
+/// stream that delivered it or from the writer that refused it, so no task
+/// per message waits. Dropped unanswered, it answers `unavailable`.
+pub struct Reply(Option<Box<dyn Answer>>);
+
+/// What a [`Reply`] does with the outcome.
+pub trait Answer: Send + Sync + 'static {
+    fn answer(self: Box<Self>, outcome: Outcome);
+}
+
+impl Answer for oneshot::Sender<Outcome> {
+    fn answer(self: Box<Self>, outcome: Outcome) {
+        let _ = self.send(outcome);
+    }
+}
+
+impl Reply {
+    pub fn to(answer: impl Answer) -> Self {
+        Self(Some(Box::new(answer)))
+    }
+
+    pub fn send(mut self, outcome: Outcome) {
+        if let Some(answer) = self.0.take() {
+            answer.answer(outcome);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(answer) = self.0.take() {
+            answer.answer(Err(Refusal::Unavailable));
+        }
+    }
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Reply" } else { "Reply(answered)" })
+    }
+}
+
 struct Post {
     draft: Draft,
     sender: Sid,
     received: Instant,
-    reply: oneshot::Sender<Outcome>,
+    reply: Reply,
 }
 
 enum Work {
@@ -70,9 +113,15 @@ impl Handle {
     /// them in.
     pub fn post(&self, draft: Draft, sender: Sid) -> oneshot::Receiver<Outcome> {
         let (reply, outcome) = oneshot::channel();
+        self.post_to(draft, sender, Reply::to(reply));
+        outcome
+    }
+
+    /// Queues a message or change as [`Self::post`] does; its outcome goes
+    /// to `reply`.
+    pub fn post_to(&self, draft: Draft, sender: Sid, reply: Reply) {
         let received = Instant::now();
         let _ = self.0.send(Work::Post(Post { draft, sender, received, reply }));
-        outcome
     }
 
     /// Waits until every message queued so far is committed and acked.
@@ -190,7 +239,7 @@ impl<A: Adapter> Writer<A> {
         for (post, entry) in posts.into_iter().zip(appended) {
             let message = Entry::Message(entry.message);
             if entry.duplicate {
-                let _ = post.reply.send(Ok(message.into()));
+                post.reply.send(Ok(message.into()));
                 continue;
             }
             fresh.push(delivery(post, message));
@@ -213,11 +262,11 @@ impl<A: Adapter> Writer<A> {
                 match self.store.message(&draft.room, target).await {
                     Ok(Some(_)) => {}
                     Ok(None) => {
-                        let _ = post.reply.send(Err(Refusal::Rejected(Rejected::NotFound)));
+                        post.reply.send(Err(Refusal::Rejected(Rejected::NotFound)));
                         continue;
                     }
                     Err(error) => {
-                        let _ = post.reply.send(Err(Refusal::from(error)));
+                        post.reply.send(Err(Refusal::from(error)));
                         continue;
                     }
                 }
@@ -248,11 +297,11 @@ impl<A: Adapter> Writer<A> {
         for (post, result) in posts.into_iter().zip(applied) {
             match result {
                 Ok(applied) if applied.duplicate => {
-                    let _ = post.reply.send(Ok(Entry::Change(applied.change).into()));
+                    post.reply.send(Ok(Entry::Change(applied.change).into()));
                 }
                 Ok(applied) => fresh.push(delivery(post, Entry::Change(applied.change))),
                 Err(rejected) => {
-                    let _ = post.reply.send(Err(Refusal::Rejected(rejected)));
+                    post.reply.send(Err(Refusal::Rejected(rejected)));
                 }
             }
         }
@@ -281,6 +330,6 @@ fn delivery(post: Post, entry: Entry) -> Delivery {
 
 fn refuse_all(posts: Vec<Post>) {
     for post in posts {
-        let _ = post.reply.send(Err(Refusal::Unavailable));
+        post.reply.send(Err(Refusal::Unavailable));
     }
 }

@@ -286,6 +286,7 @@ impl Queue {
     }
 
     /// Everything queued, at once; `None` once the queue is closed and drained.
+    #[cfg(test)]
     pub(crate) async fn take_all(&self) -> Option<VecDeque<Item>> {
         std::future::poll_fn(|cx| self.poll_take_all(cx)).await
     }
@@ -305,6 +306,15 @@ impl Queue {
             reader => *reader = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// Wakes the reader if it waits, with nothing queued: for packets that wait
+    /// elsewhere (a socket's volatile packets, patch 21).
+    pub(crate) fn wake_reader(&self) {
+        let reader = self.lock().reader.take();
+        if let Some(reader) = reader {
+            wake(reader);
+        }
     }
 
     /// Refuses every later packet; what is queued can still be read.

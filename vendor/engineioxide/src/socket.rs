@@ -181,9 +181,13 @@ pub(crate) struct InternalRx {
 /// A slot and a [`Notify`] (a signal kept while nobody waits) rather than a
 /// [`watch`](tokio::sync::watch) channel: the channel's shared state (eight
 /// notifiers, ~0.5 KB) was allocated for every socket, volatile packets sent or not.
+/// A websocket writer is woken through the socket's queue instead (patch 21), and reads
+/// `held` before it locks the slot: it looks at the slot each time it finds the queue empty.
 #[derive(Debug, Default)]
 pub(crate) struct Volatile {
     latest: std::sync::Mutex<Option<Box<PacketBuf>>>,
+    /// Whether `latest` holds packets; written under its lock.
+    held: AtomicBool,
     ready: Notify,
 }
 
@@ -191,13 +195,18 @@ impl Volatile {
     fn replace(&self, packets: PacketBuf) {
         let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
         *latest = Some(Box::new(packets));
+        self.held.store(true, Ordering::Release);
         drop(latest);
         self.ready.notify_one();
     }
 
     /// The packets sent since the last take, if any.
     pub fn take(&self) -> Option<Box<PacketBuf>> {
+        if !self.held.load(Ordering::Acquire) {
+            return None;
+        }
         let mut latest = self.latest.lock().unwrap_or_else(|e| e.into_inner());
+        self.held.store(false, Ordering::Release);
         latest.take()
     }
 
@@ -588,6 +597,9 @@ where
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
         // As with the watch channel this replaced: its receiver lived as long as the socket.
         self.volatile.replace(packets);
+        // A websocket writer waits on the queue alone (patch 21); after the replace, so a
+        // writer that finds the queue empty once woken finds these.
+        self.queue.wake_reader();
         true
     }
 }

@@ -31,7 +31,7 @@ use crate::{
     errors::Error,
     handler::EngineIoHandler,
     queue::{self, Item, Next},
-    transport::make_open_packet,
+    transport::{joined::ReaderEnded, make_open_packet},
 };
 
 /// Create a response for websocket upgrade
@@ -163,8 +163,8 @@ where
         rx,
         heartbeat,
     } = session;
-    let w = forward_to_socket::<H, S>(socket.clone(), tx);
-    let r = read(engine, rx, socket, heartbeat);
+    let w = |ended| forward_to_socket::<H, S>(socket.clone(), tx, ended);
+    let r = read(engine, rx, socket.clone(), heartbeat);
     super::joined::joined(w, r)
 }
 
@@ -340,6 +340,7 @@ where
 async fn forward_to_socket<H: EngineIoHandler, S>(
     socket: Arc<Socket<H::Data>>,
     mut tx: SplitSink<WebSocketStream<S>, Message>,
+    reader_ended: ReaderEnded,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -353,31 +354,22 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    // Forward queued packets until the queue is closed or the session is cancelled.
-    // The whole loop observes cancellation: a peer that stopped reading blocks the
-    // sink forever, and the session must still close. Cancellation is checked after
-    // the loop (biased towards it), so a close packet already queued is still written.
+    // Forward queued packets until the queue is closed or the session is closing (the
+    // reader, run beside this writer by `joined`, has ended: it watches the session's
+    // cancellation). The whole loop observes it: a peer that stopped reading blocks the
+    // sink forever, and the session must still close. It is checked after the loop
+    // (biased towards it), so a close packet already queued is still written.
     //
     // Everything queued is taken at once (patch 18) and written, then whatever was
     // queued meanwhile, and the stream is flushed once. Only the taken queue (not a
     // packet) is held while the sink is busy: this future lives in the connection's
-    // task for as long as the connection (patch 10).
+    // task for as long as the connection (patch 10). Volatile packets wake the queue's
+    // reader too (patch 21), so the writer waits on the queue alone.
     let forward = async {
         loop {
-            let mut queued = tokio::select! {
-                biased;
-                items = socket.queue.take_all() => match items {
-                    Some(items) => items,
-                    None => break,
-                },
-                () = socket.volatile.ready() => match socket.volatile.take() {
-                    Some(packets) => {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                        VecDeque::from([Item::Packets(packets)])
-                    }
-                    None => continue,
-                },
+            let Some(mut queued) = std::future::poll_fn(|cx| next_batch(&socket, cx)).await
+            else {
+                break;
             };
             while !queued.is_empty() {
                 std::future::poll_fn(|cx| poll_write(&mut tx, &mut queued, &socket, cx)).await;
@@ -389,13 +381,18 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             tx.flush().await.ok();
         }
     };
-    if forward
-        .with_cancellation_token(&socket.cancellation_token)
+    let drained = {
+        let mut forward = std::pin::pin!(forward);
+        std::future::poll_fn(|cx| match forward.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(true),
+            std::task::Poll::Pending if reader_ended.is_set() => std::task::Poll::Ready(false),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        })
         .await
-        .is_none()
-    {
+    };
+    if !drained {
         #[cfg(feature = "tracing")]
-        tracing::trace!(sid = %socket.id, "ws writer cancelled");
+        tracing::trace!(sid = %socket.id, "ws writer stopped: the session is closing");
     }
 
     // Bounded: a peer that does not read would hold the connection open for as
@@ -411,6 +408,30 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     {
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = %socket.id, "peer not reading; dropping the connection");
+    }
+}
+
+/// What the writer sends next: everything queued, else the volatile packets; `None` once
+/// the queue is closed and drained. The queue is polled first, so the waker is registered
+/// before the volatile slot is read: a volatile send after that read wakes it.
+fn next_batch<D>(
+    socket: &Socket<D>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<VecDeque<Item>>>
+where
+    D: Default + Send + Sync + 'static,
+{
+    use std::task::Poll;
+    match socket.queue.poll_take_all(cx) {
+        Poll::Pending => match socket.volatile.take() {
+            Some(packets) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                Poll::Ready(Some(VecDeque::from([Item::Packets(packets)])))
+            }
+            None => Poll::Pending,
+        },
+        ready => ready,
     }
 }
 
@@ -641,6 +662,53 @@ mod tests {
         )
     }
 
+    /// The writer as `run` runs it, beside a reader that ends with the session, as the
+    /// real one does.
+    fn writer(
+        socket: Arc<Socket<()>>,
+        tx: SplitSink<WebSocketStream<DuplexStream>, Message>,
+    ) -> impl Future<Output = ()> + Send {
+        let closed = socket.cancellation_token.clone().cancelled_owned();
+        super::super::joined::joined(|ended| forward_to_socket::<StubHandler, _>(socket, tx, ended), closed)
+    }
+
+    #[tokio::test]
+    async fn a_volatile_packet_reaches_a_waiting_writer() {
+        let socket = socket();
+        let (server, mut client) = ws_pair().await;
+        let (tx, _rx) = server.split();
+        let _writer = tokio::spawn(writer(socket.clone(), tx));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        socket.emit_volatile("fresh");
+        let msg = tokio::time::timeout(TIMEOUT, client.next())
+            .await
+            .expect("the writer should send the volatile packet")
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg, Message::text("4fresh"));
+    }
+
+    #[tokio::test]
+    async fn a_writer_blocked_on_a_peer_that_does_not_read_stops_with_the_session() {
+        let socket = socket();
+        let (server, _client) = ws_pair().await;
+        let (tx, _rx) = server.split();
+        let writer = tokio::spawn(writer(socket.clone(), tx));
+        // Far more than the 1 KiB pipe holds: the sink blocks, the client never reads.
+        for _ in 0..100 {
+            socket.emit(Str::from("x".repeat(100))).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!writer.is_finished(), "the writer should be blocked writing");
+
+        socket.cancellation_token.cancel();
+        tokio::time::timeout(TIMEOUT + CLOSE_TIMEOUT, writer)
+            .await
+            .expect("the writer should stop")
+            .unwrap();
+    }
+
     /// A polling request can still hold the lock at the end of an upgrade.
     #[tokio::test]
     async fn writer_waits_for_the_lock_of_a_polling_request() {
@@ -649,7 +717,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let writer = tokio::spawn(writer(socket.clone(), tx));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!writer.is_finished(), "the writer should wait for the lock");
 
@@ -670,7 +738,7 @@ mod tests {
         let (tx, _rx) = server.split();
 
         let _polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let writer = tokio::spawn(writer(socket.clone(), tx));
         tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.cancellation_token.cancel();
