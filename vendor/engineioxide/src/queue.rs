@@ -286,12 +286,13 @@ impl Queue {
     }
 
     /// Everything queued, at once; `None` once the queue is closed and drained.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "__test_harness"))]
     pub(crate) async fn take_all(&self) -> Option<VecDeque<Item>> {
         std::future::poll_fn(|cx| self.poll_take_all(cx)).await
     }
 
     /// Everything queued, without waiting (empty if nothing is).
+    #[cfg(test)]
     pub(crate) fn try_take_all(&self) -> VecDeque<Item> {
         std::mem::take(&mut self.lock().items)
     }

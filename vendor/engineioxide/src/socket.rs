@@ -495,6 +495,19 @@ where
         Ok(Permit { inner: permit })
     }
 
+    /// Queues a message packet already written with its type, `4` then the message, as
+    /// [`Permit::emit_framed`] does, if there is room: one lock of the queue, where
+    /// reserving a permit and sending through it take two (patch 21).
+    pub fn try_emit_framed(&self, packet: Str) -> Result<(), TrySendError<()>> {
+        debug_assert!(packet.as_bytes().first() == Some(&b'4'));
+        self.queue
+            .try_send(Item::Framed(packet))
+            .map_err(|e| match e {
+                TrySendError::Full(_) => TrySendError::Full(()),
+                TrySendError::Closed(_) => TrySendError::Closed(()),
+            })
+    }
+
     /// Emits a message to the client.
     ///
     /// If the transport is in websocket mode, the message is directly sent as a text frame.

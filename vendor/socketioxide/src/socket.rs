@@ -567,12 +567,22 @@ impl<A: Adapter> Socket<A> {
         if !self.connected() {
             return Err(SendError::Socket(SocketError::Closed));
         }
-        let permit = self.reserve().map_err(SendError::Socket)?;
         match &event.packet {
-            EncodedPacket::Framed(framed) => permit.emit_framed(framed.clone()),
-            EncodedPacket::Value(value) => permit.send_raw(value.clone()),
+            // One lock of the queue rather than a permit's two (engineioxide patch 21).
+            EncodedPacket::Framed(framed) => {
+                self.esocket.try_emit_framed(framed.clone()).map_err(|e| {
+                    SendError::Socket(match e {
+                        TrySendError::Full(()) => SocketError::InternalChannelFull,
+                        TrySendError::Closed(()) => SocketError::Closed,
+                    })
+                })
+            }
+            EncodedPacket::Value(value) => {
+                let permit = self.reserve().map_err(SendError::Socket)?;
+                permit.send_raw(value.clone());
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     #[doc = include_str!("../docs/operators/emit_with_ack.md")]
