@@ -292,7 +292,6 @@ impl Queue {
     }
 
     /// Everything queued, without waiting (empty if nothing is).
-    #[cfg(test)]
     pub(crate) fn try_take_all(&self) -> VecDeque<Item> {
         std::mem::take(&mut self.lock().items)
     }

@@ -365,41 +365,22 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     // packet) is held while the sink is busy: this future lives in the connection's
     // task for as long as the connection (patch 10). Volatile packets wake the queue's
     // reader too (patch 21), so the writer waits on the queue alone.
-    //
-    // One look at the queue after writing both takes what came meanwhile and, when
-    // nothing did, registers for the next push; a flush that completes in the same
-    // poll leaves that registration standing, so the writer goes back to waiting
-    // without looking again (two locks of the queue per wake-up, not three).
-    let mut queued = VecDeque::new();
-    let mut unflushed = false;
-    let forward = std::future::poll_fn(|cx| {
-        use std::task::Poll;
+    let forward = async {
         loop {
-            if !queued.is_empty() {
-                if poll_write(&mut tx, &mut queued, &socket, cx).is_pending() {
-                    return Poll::Pending;
-                }
-                unflushed = true;
+            let Some(mut queued) = std::future::poll_fn(|cx| next_batch(&socket, cx)).await
+            else {
+                break;
+            };
+            while !queued.is_empty() {
+                std::future::poll_fn(|cx| poll_write(&mut tx, &mut queued, &socket, cx)).await;
+                queued = socket.queue.try_take_all();
             }
-            match next_batch(&socket, cx) {
-                Poll::Ready(Some(more)) => {
-                    queued = more;
-                    continue;
-                }
-                Poll::Ready(None) => return Poll::Ready(()),
-                Poll::Pending => {}
-            }
-            if unflushed {
-                #[cfg(feature = "tracing")]
-                tracing::trace!(sid = %socket.id, "ws flush");
-                if futures_util::Sink::poll_flush(std::pin::Pin::new(&mut tx), cx).is_pending() {
-                    return Poll::Pending;
-                }
-                unflushed = false;
-            }
-            return Poll::Pending;
+
+            #[cfg(feature = "tracing")]
+            tracing::trace!(sid = %socket.id, "ws flush");
+            tx.flush().await.ok();
         }
-    });
+    };
     let drained = {
         let mut forward = std::pin::pin!(forward);
         std::future::poll_fn(|cx| match forward.as_mut().poll(cx) {
