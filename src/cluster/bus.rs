@@ -52,8 +52,8 @@ impl Publisher {
 }
 
 impl Peers for Publisher {
-    fn entries(&self, entries: Vec<Entry>) {
-        let _ = self.outgoing.send(Outgoing::Entries(entries));
+    fn entries(&self, entries: &mut dyn Iterator<Item = &Entry>) {
+        let _ = self.outgoing.send(Outgoing::Entries(entries.cloned().collect()));
     }
 
     fn typing(&self, room: &RoomName, user: &User, typing: bool) {

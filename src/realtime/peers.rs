@@ -8,7 +8,8 @@ use crate::store::ReadMarker;
 /// Tells the other processes what happened here.
 pub trait Peers: Send + Sync + 'static {
     /// Messages and changes this process committed, in commit order.
-    fn entries(&self, entries: Vec<Entry>);
+    /// Borrowed: a single process has nobody to copy them for.
+    fn entries(&self, entries: &mut dyn Iterator<Item = &Entry>);
     /// A user on this process started or stopped typing.
     fn typing(&self, room: &RoomName, user: &User, typing: bool);
     /// A direct conversation was opened here: its users' connections on
@@ -40,7 +41,7 @@ pub trait FromPeers: Send + Sync + 'static {
 pub struct Alone;
 
 impl Peers for Alone {
-    fn entries(&self, _entries: Vec<Entry>) {}
+    fn entries(&self, _entries: &mut dyn Iterator<Item = &Entry>) {}
     fn typing(&self, _room: &RoomName, _user: &User, _typing: bool) {}
     fn conversation(&self, _pair: &Pair) {}
     fn read(&self, _user: UserId, _marker: &ReadMarker) {}

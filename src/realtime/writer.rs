@@ -96,6 +96,21 @@ struct Post {
     reply: Reply,
 }
 
+/// Who posted a draft, and where its outcome goes: a post once its draft
+/// went to the store (moved there, not copied).
+struct Origin {
+    sender: Sid,
+    received: Instant,
+    reply: Reply,
+}
+
+impl Post {
+    fn split(self) -> (Draft, Origin) {
+        let Self { draft, sender, received, reply } = self;
+        (draft, Origin { sender, received, reply })
+    }
+}
+
 enum Work {
     Post(Post),
     /// Answered once everything queued before it is committed and acked.
@@ -224,7 +239,7 @@ impl<A: Adapter> Writer<A> {
 
     async fn commit_messages(&self, posts: Vec<Post>) {
         let (posts, drafts) = self.known_replies(posts).await;
-        if posts.is_empty() {
+        if drafts.is_empty() {
             return;
         }
         let appended = match self.store.append(&drafts).await {
@@ -251,11 +266,11 @@ impl<A: Adapter> Writer<A> {
     /// Refuses messages answering an unknown message of their room. Messages
     /// are never removed (a deleted one keeps its row), so a reply's target
     /// that exists now exists when the reply commits.
-    async fn known_replies(&self, posts: Vec<Post>) -> (Vec<Post>, Vec<MessageDraft>) {
+    async fn known_replies(&self, posts: Vec<Post>) -> (Vec<Origin>, Vec<MessageDraft>) {
         let mut kept = Vec::with_capacity(posts.len());
         let mut drafts = Vec::with_capacity(posts.len());
         for post in posts {
-            let Draft::Message(draft) = &post.draft else {
+            let (Draft::Message(draft), post) = post.split() else {
                 continue;
             };
             if let Some(target) = draft.reply_to {
@@ -271,20 +286,20 @@ impl<A: Adapter> Writer<A> {
                     }
                 }
             }
-            drafts.push(draft.clone());
+            drafts.push(draft);
             kept.push(post);
         }
         (kept, drafts)
     }
 
     async fn commit_changes(&self, posts: Vec<Post>) {
-        let drafts: Vec<ChangeDraft> = posts
-            .iter()
-            .filter_map(|p| match &p.draft {
-                Draft::Change(draft) => Some(draft.clone()),
-                Draft::Message(_) => None,
+        let (drafts, posts): (Vec<ChangeDraft>, Vec<Origin>) = posts
+            .into_iter()
+            .filter_map(|post| match post.split() {
+                (Draft::Change(draft), post) => Some((draft, post)),
+                (Draft::Message(_), _) => None,
             })
-            .collect();
+            .unzip();
         let applied = match self.store.apply(&drafts).await {
             Ok(applied) => applied,
             Err(error) => {
@@ -313,13 +328,12 @@ impl<A: Adapter> Writer<A> {
         if fresh.is_empty() {
             return;
         }
-        let entries: Vec<Entry> = fresh.iter().map(|d| d.entry.clone()).collect();
-        self.peers.entries(entries);
+        self.peers.entries(&mut fresh.iter().map(|d| &d.entry));
         self.streams.committed(fresh);
     }
 }
 
-fn delivery(post: Post, entry: Entry) -> Delivery {
+fn delivery(post: Origin, entry: Entry) -> Delivery {
     Delivery {
         entry,
         sender: Some(post.sender),
@@ -328,7 +342,7 @@ fn delivery(post: Post, entry: Entry) -> Delivery {
     }
 }
 
-fn refuse_all(posts: Vec<Post>) {
+fn refuse_all(posts: Vec<Origin>) {
     for post in posts {
         post.reply.send(Err(Refusal::Unavailable));
     }
