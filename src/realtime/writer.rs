@@ -347,3 +347,45 @@ fn refuse_all(posts: Vec<Origin>) {
         post.reply.send(Err(Refusal::Unavailable));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the outcomes it is given, and remembers the last.
+    #[derive(Default)]
+    struct Tally(std::sync::Mutex<Vec<Result<(), String>>>);
+
+    impl Answer for Arc<Tally> {
+        fn answer(self: Box<Self>, outcome: Outcome) {
+            let outcome = outcome.map(|_| ()).map_err(|refusal| refusal.code().to_string());
+            self.0.lock().expect("tally").push(outcome);
+        }
+    }
+
+    fn answers(tally: &Tally) -> Vec<Result<(), String>> {
+        tally.0.lock().expect("tally").clone()
+    }
+
+    #[test]
+    fn a_reply_answers_once_with_the_outcome_it_is_sent() {
+        let tally = Arc::new(Tally::default());
+        Reply::to(Arc::clone(&tally)).send(Err(Refusal::NotInRoom));
+        assert_eq!(answers(&tally), [Err("not_in_room".to_string())]);
+    }
+
+    #[test]
+    fn a_reply_dropped_unanswered_answers_unavailable() {
+        let tally = Arc::new(Tally::default());
+        drop(Reply::to(Arc::clone(&tally)));
+        assert_eq!(answers(&tally), [Err("unavailable".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_task_hears_the_outcome_through_its_channel() {
+        let (sender, outcome) = oneshot::channel();
+        drop(Reply::to(sender));
+        let heard = outcome.await.expect("answered");
+        assert_eq!(heard.map(|_| ()).map_err(|r| r.code()), Err("unavailable"));
+    }
+}
