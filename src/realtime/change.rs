@@ -2,7 +2,7 @@
 //! message, queue it for the writer like a message, and ack it with the
 //! stored change once committed. The store decides who may make it.
 
-use super::message::{Queued, read_parts};
+use super::message::read_parts;
 use super::payload::{self, ChangeRequest};
 use super::refusal::reply;
 use super::writer::{Draft, Outcome};
@@ -45,8 +45,12 @@ impl Kind for ReactKind {
     const KIND: ChangeKind = ChangeKind::React;
 }
 
-/// A change validated and queued in arrival order (see [`Queued`]).
+/// A change validated and queued for the writer, or why it was refused.
+/// Queuing happens in an extractor because extractors run in arrival order,
+/// while handlers run as separate tasks that could overtake one another.
 pub struct QueuedChange<K>(Queued, PhantomData<K>);
+
+type Queued = Result<oneshot::Receiver<Outcome>, Refusal>;
 
 impl<A: Adapter, K: Kind> FromMessageParts<A> for QueuedChange<K> {
     type Error = Infallible;
@@ -57,10 +61,9 @@ impl<A: Adapter, K: Kind> FromMessageParts<A> for QueuedChange<K> {
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {
         let Some((hub, raw, conn)) = read_parts(s, v, ack_id) else {
-            return Ok(Self(Queued(Err(Refusal::Unavailable)), PhantomData));
+            return Ok(Self(Err(Refusal::Unavailable), PhantomData));
         };
-        let queued = queue(&hub, conn.as_deref(), s.id, K::KIND, raw).map(|q| (q, true));
-        Ok(Self(Queued(queued), PhantomData))
+        Ok(Self(queue(&hub, conn.as_deref(), s.id, K::KIND, raw), PhantomData))
     }
 }
 
@@ -93,9 +96,9 @@ fn queue<A: Adapter>(
     Ok(hub.writer.post(Draft::Change(draft), sender))
 }
 
-async fn answer<A: Adapter>(hub: &Hub<A>, ack: AckSender<A>, Queued(queued): Queued) {
+async fn answer<A: Adapter>(hub: &Hub<A>, ack: AckSender<A>, queued: Queued) {
     let outcome = match queued {
-        Ok((committed, _)) => committed.await.unwrap_or(Err(Refusal::Unavailable)),
+        Ok(committed) => committed.await.unwrap_or(Err(Refusal::Unavailable)),
         Err(refusal) => Err(refusal),
     };
     let changed = outcome.and_then(|stored| match stored.entry {

@@ -17,7 +17,6 @@ use socketioxide::socket::Socket;
 use socketioxide::{ParserError, SocketIo};
 use socketioxide_core::Value;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// The ok answer, `{ ok: true, message }`: the stored message in the
 /// sender's contract version.
@@ -49,17 +48,11 @@ impl<'a> Form<'a> {
     }
 }
 
-/// A change already validated and queued for the writer, and whether its
-/// sender speaks version 2. Queuing happens in an extractor because
-/// extractors run in arrival order, while handlers run as separate tasks
-/// that could overtake one another.
-pub struct Queued(pub Result<(oneshot::Receiver<Outcome>, bool), Refusal>);
-
-/// What a queuing extractor reads: the hub, the raw payload and the
-/// sender's connection.
+/// What queuing a message or change reads: the hub, the raw payload and
+/// the sender's connection.
 pub(super) type Parts<A> = (Hub<A>, Result<serde_json::Value, ParserError>, Option<Arc<Conn>>);
 
-/// The extractor's [`Parts`]; `None` if the hub is missing.
+/// The event's [`Parts`]; `None` if the hub is missing.
 pub(super) fn read_parts<A: Adapter>(
     s: &Arc<Socket<A>>,
     v: &mut Value,

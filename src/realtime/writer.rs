@@ -352,7 +352,7 @@ fn refuse_all(posts: Vec<Origin>) {
 mod tests {
     use super::*;
 
-    /// Counts the outcomes it is given, and remembers the last.
+    /// Records every outcome it is given, in order.
     #[derive(Default)]
     struct Tally(std::sync::Mutex<Vec<Result<(), String>>>);
 
@@ -382,7 +382,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_waiting_task_hears_the_outcome_through_its_channel() {
+    async fn a_waiting_task_hears_unavailable_when_its_reply_is_dropped() {
         let (sender, outcome) = oneshot::channel();
         drop(Reply::to(sender));
         let heard = outcome.await.expect("answered");

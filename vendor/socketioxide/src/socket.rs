@@ -569,14 +569,10 @@ impl<A: Adapter> Socket<A> {
         }
         match &event.packet {
             // One lock of the queue rather than a permit's two (engineioxide patch 21).
-            EncodedPacket::Framed(framed) => {
-                self.esocket.try_emit_framed(framed.clone()).map_err(|e| {
-                    SendError::Socket(match e {
-                        TrySendError::Full(()) => SocketError::InternalChannelFull,
-                        TrySendError::Closed(()) => SocketError::Closed,
-                    })
-                })
-            }
+            EncodedPacket::Framed(framed) => self
+                .esocket
+                .try_emit_framed(framed.clone())
+                .map_err(|e| SendError::Socket(queue_error(e))),
             EncodedPacket::Value(value) => {
                 let permit = self.reserve().map_err(SendError::Socket)?;
                 permit.send_raw(value.clone());
@@ -818,11 +814,7 @@ impl<A: Adapter> Socket<A> {
     }
 
     pub(crate) fn reserve(&self) -> Result<Permit<'_>, SocketError> {
-        match self.esocket.reserve() {
-            Ok(permit) => Ok(permit),
-            Err(TrySendError::Full(_)) => Err(SocketError::InternalChannelFull),
-            Err(TrySendError::Closed(_)) => Err(SocketError::Closed),
-        }
+        self.esocket.reserve().map_err(queue_error)
     }
 
     pub(crate) fn send(&self, packet: Packet) -> Result<(), SocketError> {
@@ -987,6 +979,14 @@ impl Socket<LocalAdapter> {
         s.esocket.data.io.set(io).unwrap();
         s.set_connected(true);
         s
+    }
+}
+
+/// What a socket's full or closed outgoing queue means to its sender.
+fn queue_error<T>(error: TrySendError<T>) -> SocketError {
+    match error {
+        TrySendError::Full(_) => SocketError::InternalChannelFull,
+        TrySendError::Closed(_) => SocketError::Closed,
     }
 }
 

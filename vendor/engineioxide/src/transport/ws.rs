@@ -669,7 +669,8 @@ mod tests {
         tx: SplitSink<WebSocketStream<DuplexStream>, Message>,
     ) -> impl Future<Output = ()> + Send {
         let closed = socket.cancellation_token.clone().cancelled_owned();
-        super::super::joined::joined(|ended| forward_to_socket::<StubHandler, _>(socket, tx, ended), closed)
+        let forward = |ended| forward_to_socket::<StubHandler, _>(socket, tx, ended);
+        crate::transport::joined::joined(forward, closed)
     }
 
     #[tokio::test]
