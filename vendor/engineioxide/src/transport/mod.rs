@@ -5,6 +5,7 @@ use engineioxide_core::{OpenPacket, Sid, TransportType};
 use crate::config::EngineIoConfig;
 
 mod joined;
+mod wire;
 pub mod polling;
 pub mod ws;
 
