@@ -93,6 +93,16 @@ pub enum Input<A: Adapter> {
     Departed,
 }
 
+impl<A: Adapter> Input<A> {
+    /// Whether this is handled in the batch of deliveries in progress rather
+    /// than after it is sent: entries to deliver, and departures. A departure
+    /// changes no room's order: it only drops the kept recipients, so the
+    /// batch is not split for it.
+    fn joins_the_batch(&self) -> bool {
+        matches!(self, Input::Committed(_) | Input::Remote(_) | Input::Departed)
+    }
+}
+
 /// Where the writer, the joins and the cluster bus hand work to the stream.
 pub struct Handle<A: Adapter>(mpsc::UnboundedSender<Input<A>>);
 
@@ -203,10 +213,8 @@ pub fn spawn<A: Adapter>(
 
 impl<A: Adapter> Streams<A> {
     async fn handle(&mut self, input: Input<A>) {
-        if !matches!(input, Input::Committed(_) | Input::Remote(_) | Input::Departed) {
+        if !input.joins_the_batch() {
             // Whatever comes next (a join above all) sees the rooms as sent.
-            // A departure changes no room's order: it only drops the kept
-            // recipients, so the batch in progress is not split for it.
             self.flush();
         }
         match input {
@@ -419,5 +427,24 @@ impl<A: Adapter> Streams<A> {
         let last = self.store.last_seq(room).await?;
         let page = self.store.read(room, Slice::Before(last + 1), TAIL_LEN as u32).await?;
         Ok(Tail::load(page.messages, page.has_more, last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socketioxide::adapter::LocalAdapter;
+
+    #[test]
+    fn entries_and_departures_join_the_batch_in_progress() {
+        assert!(Input::<LocalAdapter>::Committed(vec![]).joins_the_batch());
+        assert!(Input::<LocalAdapter>::Departed.joins_the_batch());
+    }
+
+    #[test]
+    fn what_reads_or_changes_the_rooms_waits_for_the_batch_to_be_sent() {
+        let room = RoomName::parse("lobby").expect("a room name");
+        assert!(!Input::<LocalAdapter>::Hint { room, seq: 3 }.joins_the_batch());
+        assert!(!Input::<LocalAdapter>::Resync.joins_the_batch());
     }
 }
