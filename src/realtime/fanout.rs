@@ -82,13 +82,12 @@ pub fn deliver_entries<A: Adapter>(
     forms: &mut [Forms],
 ) -> usize {
     let mut reached = 0;
-    for Recipient { socket, conn } in recipients {
-        let v2 = conn.as_ref().is_some_and(|c| c.v2());
+    for Recipient { socket, conn, sid, v2 } in recipients {
         for ((skip, entry), form) in entries.iter().zip(forms.iter_mut()) {
-            if skip.skips_conn(socket.id, conn.as_deref()) {
+            if skip.skips_conn(*sid, conn.as_deref()) {
                 continue;
             }
-            let Some(encoded) = form.get(entry, v2) else {
+            let Some(encoded) = form.get(entry, *v2) else {
                 continue;
             };
             if !send(socket, encoded) {
