@@ -610,9 +610,9 @@ where
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
         // As with the watch channel this replaced: its receiver lived as long as the socket.
         self.volatile.replace(packets);
-        // A websocket writer waits on the queue alone (patch 21); after the replace, so a
-        // writer that finds the queue empty once woken finds these.
-        self.queue.wake_reader();
+        // A websocket writer waits on the queue alone (patch 21) and learns of these there
+        // (patch 23); after the replace, so a writer told of them finds them.
+        self.queue.note_volatile();
         true
     }
 }

@@ -27,7 +27,7 @@ use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
     errors::Error,
     handler::EngineIoHandler,
-    queue::{self, Item, Next},
+    queue::{self, Item, Next, Taken},
     transport::{
         joined::ReaderEnded,
         make_open_packet,
@@ -452,9 +452,8 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 }
 
 /// What the writer sends next: everything queued, else the volatile packets, else nothing
-/// but what tungstenite wrote; `None` once the queue is closed and drained. The queue is
-/// polled first, so the waker is registered before the volatile slot is read: a volatile send
-/// after that read wakes it.
+/// but what tungstenite wrote; `None` once the queue is closed and drained. The queue says
+/// when volatile packets were sent (patch 23), so the slot is read only then.
 fn next_batch<D, S>(
     socket: &Socket<D>,
     wire: &Wire<S>,
@@ -465,17 +464,20 @@ where
     S: AsyncWrite + Unpin,
 {
     use std::task::Poll;
-    match socket.queue.poll_take_all(cx) {
-        Poll::Pending => match socket.volatile.take() {
+    match socket.queue.poll_take(cx) {
+        Poll::Ready(Some(Taken::Items(items))) => Poll::Ready(Some(items)),
+        // None if a polling request took them meanwhile.
+        Poll::Ready(Some(Taken::Volatile)) => match socket.volatile.take() {
             Some(packets) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
                 Poll::Ready(Some(VecDeque::from([Item::Packets(packets)])))
             }
-            None if wire.has_held() => Poll::Ready(Some(VecDeque::new())),
-            None => Poll::Pending,
+            None => Poll::Ready(Some(VecDeque::new())),
         },
-        ready => ready,
+        Poll::Ready(None) => Poll::Ready(None),
+        Poll::Pending if wire.has_held() => Poll::Ready(Some(VecDeque::new())),
+        Poll::Pending => Poll::Pending,
     }
 }
 
