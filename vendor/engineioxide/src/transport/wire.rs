@@ -95,14 +95,21 @@ impl<S: AsyncWrite + Unpin> Wire<S> {
         self.0.held.load(Ordering::Acquire)
     }
 
-    /// Appends what tungstenite wrote to `out`; returns whether a close frame was among what
-    /// it ever wrote.
-    pub(crate) fn take_held(&self, out: &mut Vec<u8>) -> bool {
-        let mut state = self.0.lock();
-        if self.0.held.swap(false, Ordering::AcqRel) {
-            out.append(&mut state.held);
+    /// Appends what tungstenite wrote to `out`. Called for every batch: the lock is taken
+    /// only when something is held.
+    pub(crate) fn take_held(&self, out: &mut Vec<u8>) {
+        if !self.has_held() {
+            return;
         }
-        state.close_held
+        let mut state = self.0.lock();
+        self.0.held.store(false, Ordering::Release);
+        out.append(&mut state.held);
+    }
+
+    /// Whether tungstenite wrote a close frame (the reply to the peer's): the writer then
+    /// sends none of its own.
+    pub(crate) fn close_held(&self) -> bool {
+        self.0.lock().close_held
     }
 
     /// Writes the rest of `batch`, then flushes; pending while the stream is full.

@@ -378,7 +378,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     // whatever was queued while it was written. Only the taken queue and the buffer are held
     // while the stream is full, and the buffer is dropped once the queue is drained: this
     // future lives in the connection's task for as long as the connection (patch 10).
-    // Volatile packets wake the queue's reader too (patch 21), so the writer waits on the
+    // Volatile packets are noted in the queue (patches 21 and 23), so the writer waits on the
     // queue alone, and tungstenite's writes wake the task.
     let forward = async {
         loop {
@@ -435,7 +435,8 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         if !batch.is_done() {
             last = batch;
         }
-        if !wire.take_held(&mut last.out) {
+        wire.take_held(&mut last.out);
+        if !wire.close_held() {
             wire::push_frame(&mut last.out, wire::CLOSE, &[]);
         }
         std::future::poll_fn(|cx| wire.poll_write(cx, &mut last))
