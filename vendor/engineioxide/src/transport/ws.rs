@@ -850,6 +850,23 @@ mod tests {
         assert_eq!(pongs, [Bytes::from_static(b"are you there")]);
     }
 
+    /// Nothing else is sent: the pong goes out only if tungstenite's write wakes the writer.
+    #[tokio::test]
+    async fn a_ping_on_an_idle_session_is_answered() {
+        let (_socket, client) = session().await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        client
+            .send(Message::Ping(Bytes::from_static(b"idle?").into()))
+            .await
+            .unwrap();
+        let msg = tokio::time::timeout(TIMEOUT, client.next())
+            .await
+            .expect("the server should answer the ping")
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg, Message::Pong(Bytes::from_static(b"idle?").into()));
+    }
+
     #[tokio::test]
     async fn a_peers_close_is_answered_by_one_close_frame() {
         let (_socket, mut client) = session().await;
