@@ -71,7 +71,7 @@ impl Peers for Publisher {
     fn read(&self, user: UserId, marker: &ReadMarker) {
         let envelope = json!({
             "k": "r", "n": self.node, "u": user, "r": marker.room, "q": marker.read_seq,
-            "c": marker.unread
+            "c": marker.unread, "l": marker.last_seq
         });
         let _ = self.outgoing.send(Outgoing::Plain(envelope.to_string()));
     }
@@ -217,9 +217,9 @@ fn dispatch(node: &str, envelope: Envelope, from_peers: &dyn FromPeers, changes:
                 _ => tracing::warn!("unreadable conversation on the bus"),
             }
         }
-        Envelope::Read { u, r, q, c, .. } => match (UserId::from_hex(&u), RoomName::parse(&r)) {
+        Envelope::Read { u, r, q, c, l, .. } => match (UserId::from_hex(&u), RoomName::parse(&r)) {
             (Some(user), Ok(room)) => {
-                from_peers.read(user, ReadMarker { room, read_seq: q, unread: c });
+                from_peers.read(user, ReadMarker { room, read_seq: q, unread: c, last_seq: l });
             }
             _ => tracing::warn!("unreadable read marker on the bus"),
         },
@@ -245,7 +245,17 @@ enum Envelope {
     Conversation { n: String, r: String, u: [WireUser; 2], q: Seq },
     /// A user's read marker moved: the user, room, seq and unread count.
     #[serde(rename = "r")]
-    Read { n: String, u: String, r: String, q: Seq, c: i64 },
+    Read {
+        n: String,
+        u: String,
+        r: String,
+        q: Seq,
+        c: i64,
+        /// The seq `c` counts up to; absent from a node of an earlier
+        /// version, whose clients then count as before.
+        #[serde(default)]
+        l: Seq,
+    },
 }
 
 #[derive(Deserialize)]

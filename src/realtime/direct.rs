@@ -159,6 +159,9 @@ async fn with_marker<A: Adapter>(
     let marker = hub.store.read_marker(user, &conversation.room).await?;
     conversation.read_seq = marker.read_seq;
     conversation.unread = marker.unread;
+    // Read after the conversation, so never behind it; and `unread` counts
+    // up to this seq, which a client takes as what the count holds.
+    conversation.last_seq = marker.last_seq;
     Ok(conversation)
 }
 

@@ -37,6 +37,9 @@ struct Joined {
     read_seq: Option<Seq>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unread: Option<i64>,
+    /// Version 2: the room's newest seq when `unread` was counted.
+    #[serde(rename = "lastSeq", skip_serializing_if = "Option::is_none")]
+    last_seq: Option<Seq>,
 }
 
 /// What a join answers with besides people.
@@ -87,8 +90,9 @@ async fn join<A: Adapter>(
             } else {
                 None
             };
-            let (read_seq, unread) =
-                (marker.as_ref().map(|m| m.read_seq), marker.map(|m| m.unread));
+            let read_seq = marker.as_ref().map(|m| m.read_seq);
+            let (unread, last_seq) =
+                (marker.as_ref().map(|m| m.unread), marker.map(|m| m.last_seq));
             Ok(Joined {
                 room,
                 you,
@@ -99,6 +103,7 @@ async fn join<A: Adapter>(
                 has_more,
                 read_seq,
                 unread,
+                last_seq,
             })
         }
         Err(refusal) => {

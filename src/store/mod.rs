@@ -122,6 +122,10 @@ pub struct ReadMarker {
     /// Messages after it, not deleted and not the user's own, counted up
     /// to [`MAX_UNREAD`].
     pub unread: i64,
+    /// The room's newest seq when `unread` was counted: the count holds the
+    /// messages up to it, none after.
+    #[serde(rename = "lastSeq")]
+    pub last_seq: Seq,
 }
 
 /// What [`Store::mark_read`] left stored.

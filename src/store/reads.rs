@@ -22,6 +22,7 @@ where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -59,6 +60,7 @@ where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -71,8 +73,8 @@ where
             .fetch_optional(&mut *conn)
             .await?;
     let read_seq = stored.map_or(0, |(seq,)| seq);
-    let unread = unread::<DB>(conn, user, room, read_seq).await?;
-    Ok(ReadMarker { room: room.clone(), read_seq, unread })
+    let (unread, last_seq) = unread::<DB>(conn, user, room, read_seq).await?;
+    Ok(ReadMarker { room: room.clone(), read_seq, unread, last_seq })
 }
 
 /// `user`'s markers, the most recently moved first, at most `limit`.
@@ -85,6 +87,7 @@ where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
     (String, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -101,32 +104,36 @@ where
     let mut markers = Vec::with_capacity(rows.len());
     for (room, read_seq) in rows {
         let room = RoomName::parse(&room).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let unread = unread::<DB>(conn, user, &room, read_seq).await?;
-        markers.push(ReadMarker { room, read_seq, unread });
+        let (unread, last_seq) = unread::<DB>(conn, user, &room, read_seq).await?;
+        markers.push(ReadMarker { room, read_seq, unread, last_seq });
     }
     Ok(markers)
 }
 
 /// Messages of `room` after `read_seq` that `user` did not write and that
-/// are not deleted, counted up to [`MAX_UNREAD`]. Changes are not counted.
+/// are not deleted, counted up to [`MAX_UNREAD`], and the room's newest seq
+/// they were counted up to. Changes are not counted. One statement, so one
+/// snapshot: a client told both knows which of the messages it receives
+/// live the count already holds (those up to the seq), and counts none twice.
 async fn unread<DB>(
     conn: &mut DB::Connection,
     user: UserId,
     room: &RoomName,
     read_seq: Seq,
-) -> Result<i64, StoreError>
+) -> Result<(i64, Seq), StoreError>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
 {
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room = $1 AND seq > $2 \
-         AND user_id <> $3 AND NOT deleted LIMIT $4) AS unread",
+    let counted: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE room = $1 AND seq > $2 \
+         AND user_id <> $3 AND NOT deleted LIMIT $4) AS unread), \
+         COALESCE((SELECT last_seq FROM rooms WHERE name = $1), 0)",
     )
     .bind(room.as_str())
     .bind(read_seq)
@@ -134,5 +141,5 @@ where
     .bind(MAX_UNREAD)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(count)
+    Ok(counted)
 }

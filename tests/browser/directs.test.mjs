@@ -74,6 +74,45 @@ describe("direct messages", () => {
     await bilal.context.close();
   });
 
+  it("a conversation whose messages pour in while the page loads counts each of them once", async () => {
+    const asha = await openPerson(browser, server.url, { name: "Asha", path: "/r/dm-burst" });
+    const greta = await joinBot(server.url, "Greta", { room: "dm-burst", protocol: 2 });
+    const ask = async (event, payload) => {
+      const ack = await greta.socket.timeout(5000).emitWithAck(event, payload);
+      assert.equal(ack.ok, true, `${event}: ${JSON.stringify(ack)}`);
+      return ack;
+    };
+    await asha.page.locator("#people-list").getByText("Greta").waitFor();
+    await say(asha.page, "hello Greta");
+    let ashaId;
+    await eventually(async () => {
+      ashaId = (await ask("history", { room: "dm-burst" })).messages.at(-1)?.user.id;
+      assert.ok(ashaId);
+    });
+    const { conversation } = await ask("dm", { userId: ashaId });
+    await ask("join", { room: conversation.room, name: "Greta" });
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta"]));
+    // The page reloads while they arrive back to back: each count from the server (the
+    // list, the join) overlaps the messages the page receives live. The title has the total.
+    let total = 0;
+    for (let round = 0; round < 3; round++) {
+      const sending = (async () => {
+        for (let i = 0; i < 300; i++) await ask("message", { room: conversation.room, text: `note ${round}.${i}` });
+      })();
+      await asha.page.waitForTimeout(50 + 100 * round);
+      await asha.page.reload();
+      await sending;
+      total += 300;
+      await eventually(async () => assert.equal(await asha.page.title(), `(${total}) #dm-burst · Baat-Chit`));
+    }
+    await asha.page.waitForTimeout(300);
+    assert.equal(await asha.page.title(), `(${total}) #dm-burst · Baat-Chit`, "and no more");
+    assert.deepEqual(await linkNames(asha.page), ["GGreta99+ unread"]);
+    assert.deepEqual(asha.errors, []);
+    greta.close();
+    await asha.context.close();
+  });
+
   it("on a phone, people and conversations work from the drawers", async () => {
     const dana = await openPerson(browser, server.url, { name: "Dana", path: "/r/dm-phone", viewport: PHONE });
     const ekow = await openPerson(browser, server.url, { name: "Ekow", path: "/r/dm-phone", viewport: PHONE });

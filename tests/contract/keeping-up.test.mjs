@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { existsSync, readFileSync } from "node:fs";
-import { CLUSTER, assertError, brief, connect, sendMany, settle, uniqueRoom, useServer } from "./helpers.mjs";
+import { CLUSTER, assertError, brief, connect, sendMany, settle, sleep, uniqueRoom, useServer } from "./helpers.mjs";
 
 /** A version 2 connection (`auth: { protocol: 2 }`, with a token if given). */
 const connectV2 = (server, token) => connect(server, { auth: token ? { token, protocol: 2 } : { protocol: 2 } });
@@ -34,14 +34,15 @@ describe("read markers", () => {
     await asha.join(other, "asha");
     const sent = await sendMany(bo, room, 4);
     let marker = await read(asha, room, sent[1].seq);
-    assert.deepEqual({ ...marker, ok: undefined }, { ok: undefined, room, readSeq: sent[1].seq, unread: 2 });
+    const expected = { ok: undefined, room, readSeq: sent[1].seq, unread: 2, lastSeq: sent[3].seq };
+    assert.deepEqual({ ...marker, ok: undefined }, expected, "counted up to the room's newest message");
     marker = await read(asha, room, sent[0].seq);
     assert.equal(marker.readSeq, sent[1].seq, "never moves back");
     marker = await read(asha, room, 1e12);
     assert.deepEqual([marker.readSeq, marker.unread], [sent[3].seq, 0], "never past the room's end");
     assert.equal((await ok(bo, "reads", {})).reads.length, 0, "bo's markers are bo's");
     const { reads } = await ok(asha, "reads", {});
-    assert.deepEqual(reads, [{ room, readSeq: sent[3].seq, unread: 0 }], "a room not read is not listed");
+    assert.deepEqual(reads, [{ room, readSeq: sent[3].seq, unread: 0, lastSeq: sent[3].seq }], "a room not read is not listed");
   });
 
   it("a marker comes back after a reconnect with the same token, with what came since as unread", async () => {
@@ -60,9 +61,35 @@ describe("read markers", () => {
     assert.equal(back.userId, asha.userId);
     const joined = await back.join(room, "asha");
     assert.deepEqual([joined.readSeq, joined.unread], [before[2].seq, 5], "the deleted one and the edit do not count");
-    await back.say(room, "my own message is not unread");
+    const { reads: [listed] } = await ok(back, "reads", {});
+    assert.equal(joined.lastSeq, listed.lastSeq, "counted up to the same place");
+    assert.ok(joined.lastSeq > later[4].seq, "the room's newest seq, its changes' too");
+    const mine = await back.say(room, "my own message is not unread");
     const { reads } = await ok(back, "reads", {});
-    assert.deepEqual(reads, [{ room, readSeq: before[2].seq, unread: 5 }]);
+    assert.deepEqual(reads, [{ room, readSeq: before[2].seq, unread: 5, lastSeq: mine.seq }]);
+  });
+
+  it("a join's unread count and the live messages after its lastSeq add up to every message, joined while they come", async () => {
+    for (let round = 0; round < 5; round++) {
+      const room = uniqueRoom("counted");
+      const [asha, bo] = [await connectV2(server), await connectV2(server)];
+      await Promise.all([asha.join(room, "asha"), bo.join(room, "bo")]);
+      const total = 60;
+      const sending = (async () => {
+        const sent = [];
+        for (let i = 0; i < total; i++) sent.push(await bo.say(room, `m${i}`));
+        return sent;
+      })();
+      await sleep(round * 5);
+      const tab = await connectV2(server, asha.token);
+      const since = tab.mark();
+      const joined = await tab.join(room, "asha");
+      const sent = await sending;
+      const after = (m) => m.room === room && m.seq > joined.lastSeq;
+      const live = await tab.waitForCount("message", sent.filter(after).length, after, { since });
+      assert.equal(joined.unread + live.length, total, `round ${round}: each of bo's messages counted once`);
+      await tab.assertExactly("message", live.length, after, { since, within: 50 });
+    }
   });
 
   it("reading on one connection tells the user's other connections, and nobody else", async () => {
@@ -78,7 +105,8 @@ describe("read markers", () => {
     const [markA, markB, markBo] = [tabA.mark(), tabB.mark(), bo.mark()];
     await read(tabA, room, sent[2].seq);
     const heard = await tabB.waitFor("read", (r) => r.room === room, { since: markB });
-    assert.deepEqual(heard, { room, readSeq: sent[2].seq, unread: 0 }, "tab B is not in the room, and still hears");
+    const expected = { room, readSeq: sent[2].seq, unread: 0, lastSeq: sent[2].seq };
+    assert.deepEqual(heard, expected, "tab B is not in the room, and still hears");
     await tabA.assertNoEvent("read", () => true, { since: markA });
     await bo.assertNoEvent("read", () => true, { since: markBo });
     await tabB.join(room, "asha");
@@ -98,7 +126,7 @@ describe("read markers", () => {
     const sent = await sendMany(bo, conversation.room, 3);
     await read(asha, conversation.room, sent[0].seq);
     const [listed] = (await ok(asha, "conversations", {})).conversations;
-    assert.deepEqual([listed.room, listed.readSeq, listed.unread], [conversation.room, sent[0].seq, 2]);
+    assert.deepEqual([listed.room, listed.readSeq, listed.unread, listed.lastSeq], [conversation.room, sent[0].seq, 2, sent[2].seq]);
     const [theirs] = (await ok(bo, "conversations", {})).conversations;
     assert.deepEqual([theirs.readSeq, theirs.unread], [0, 0], "bo's own messages are not unread for bo");
   });
@@ -118,7 +146,7 @@ describe("read markers", () => {
       assertError(await v1.emit(event, payload), "unsupported", event);
     }
     const plain = await v1.join(room, "v1");
-    assert.equal("readSeq" in plain || "unread" in plain, false, "version 1's join keeps its shape");
+    assert.equal(["readSeq", "unread", "lastSeq"].some((k) => k in plain), false, "version 1's join keeps its shape");
   });
 });
 

@@ -100,6 +100,8 @@ export interface ReadMarker {
   readSeq: number;
   /** Messages after `readSeq`, not deleted, not this user's own; counted up to 1000. */
   unread: number;
+  /** The room's newest seq when `unread` was counted: the count holds the messages up to it. */
+  lastSeq: number;
 }
 
 /** `[start, end)` in UTF-16 code units (JavaScript string indices) of `message.text`. */
@@ -179,6 +181,8 @@ export interface JoinReply {
   readSeq?: number;
   /** Version 2: messages after `readSeq`, not deleted, not this user's own (at most 1000). */
   unread?: number;
+  /** Version 2: the room's newest seq when `unread` was counted. */
+  lastSeq?: number;
 }
 
 export interface HistoryReply {

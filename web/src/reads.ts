@@ -22,6 +22,8 @@ import { applyMarker, type AppState, type Store } from "./state";
 const SEND_EVERY_MS = 300;
 /** Markers of rooms this page is not in are asked for again this often. */
 const REFRESH_MS = 15_000;
+/** Most live messages remembered per room beyond the server's last count. */
+const MAX_LIVE = 1000;
 
 export interface ReadsView {
   /** Whether the reader is looking at the newest messages of `room` right now. */
@@ -58,7 +60,7 @@ export class Reads {
     const fresh = readSeq === 0 && !isDirect(ack.room) && !this.store.state.reads.has(ack.room);
     const newest = ack.history.length ? ack.history[ack.history.length - 1]!.seq : 0;
     this.store.update((s) => {
-      applyMarker(s, { room: ack.room, readSeq, unread: fresh ? 0 : (ack.unread ?? 0) });
+      applyMarker(s, { room: ack.room, readSeq, unread: fresh ? 0 : (ack.unread ?? 0), lastSeq: ack.lastSeq });
       const marker = s.reads.get(ack.room);
       if (marker) marker.counted = Math.max(marker.counted, newest);
     });
@@ -69,11 +71,8 @@ export class Reads {
 
   /** A conversation from the list or the live event carries its marker. */
   conversation(c: Conversation): void {
-    this.store.update((s) => {
-      applyMarker(s, { room: c.room, readSeq: c.readSeq, unread: c.unread });
-      const marker = s.reads.get(c.room);
-      if (marker) marker.counted = Math.max(marker.counted, c.lastSeq);
-    });
+    // Its `unread` is counted up to its `lastSeq`.
+    this.store.update((s) => applyMarker(s, c));
   }
 
   /** The reader has seen `room` up to `seq`; sent now or after the pause, if it moves the marker. */
@@ -139,6 +138,9 @@ export class Reads {
       const upTo = this.readUpTo(m.room);
       if (s.room.name === m.room && marker.unread === 0 && (s.room.newAfter ?? -1) < upTo) s.room.newAfter = upTo;
       marker.unread++;
+      marker.live.push(m.seq);
+      // The server counts no further than 1000 either.
+      if (marker.live.length > MAX_LIVE) marker.live.shift();
     });
   }
 }

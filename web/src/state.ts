@@ -103,7 +103,15 @@ export interface Marker {
   unread: number;
   /** The greatest seq counted into `unread` here, so no message counts twice. */
   counted: number;
+  /**
+   * Live messages counted into `unread` here that the server's last count
+   * did not hold (their seqs, after its `lastSeq`): its next count gets them added.
+   */
+  live: number[];
 }
+
+/** A count of unread messages from the server: up to `lastSeq` when it says so. */
+export type MarkerCount = Pick<ReadMarker, "room" | "readSeq" | "unread"> & { lastSeq?: number };
 
 export interface AppState {
   connection: Connection;
@@ -124,10 +132,19 @@ export function totalUnread(state: AppState): number {
 }
 
 /** Takes a marker from the server unless the one here is further on (markers only move forward). */
-export function applyMarker(state: AppState, r: ReadMarker): void {
+export function applyMarker(state: AppState, r: MarkerCount): void {
   const known = state.reads.get(r.room);
   if (known && known.readSeq > r.readSeq) return;
-  state.reads.set(r.room, { readSeq: r.readSeq, unread: r.unread, counted: Math.max(known?.counted ?? 0, r.readSeq) });
+  // The count holds every message up to `lastSeq`, whether or not it has
+  // arrived here yet; those counted here after it are added back.
+  const upTo = Math.max(r.lastSeq ?? 0, r.readSeq);
+  const live = r.lastSeq === undefined ? [] : (known?.live ?? []).filter((seq) => seq > upTo);
+  state.reads.set(r.room, {
+    readSeq: r.readSeq,
+    unread: r.unread + live.length,
+    counted: Math.max(known?.counted ?? 0, upTo),
+    live,
+  });
 }
 
 /** How a room is named on screen: "#general", or "@Bilal" for a direct conversation. */
