@@ -45,7 +45,9 @@ describe("screenshots", () => {
     await dilnoza.remove(oops.id);
     await eventually(async () => assert.equal((await messageTexts(page)).length, 5));
     const thanks = messageRow(page, "That was the plan. Thanks for testing it so thoroughly!");
-    const asha = (await thanks.getAttribute("data-id")) | 0;
+    // Its row has the stored message's id once the send is answered (a pending row has none).
+    let asha = 0;
+    await eventually(async () => assert.ok((asha = Number(await thanks.getAttribute("data-id"))) > 0));
     await bilal.react(asha, "🎉");
     await dilnoza.react(asha, "🎉");
     await chen.react(asha, "🙏");
