@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use engineioxide_core::{Packet, PacketBuf, Str};
@@ -28,51 +28,8 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::error::TrySendError;
 
 thread_local! {
-    /// What to do when the [`batch_wakes`] running on this thread ends.
-    static DEFERRED: RefCell<Option<Vec<Deferred>>> = const { RefCell::new(None) };
-}
-
-/// Deferred to the end of a [`batch_wakes`].
-enum Deferred {
-    /// Wake a reader.
-    Wake(Waker),
-    /// Write what was queued for an idle websocket from here (patch 24).
-    Flush(Arc<dyn Direct>),
-}
-
-/// Most idle websockets one [`batch_wakes`] writes to itself (patch 24). A bigger broadcast
-/// wakes their writers instead, which spread the writes over the runtime's threads.
-const DIRECT_MAX: usize = 256;
-
-/// Most entries one direct write takes: more wait for the writer, which frames them a
-/// bounded buffer at a time.
-const DIRECT_ITEMS: usize = 64;
-
-/// Writes what a websocket is sent from the task that sends it, while its writer is idle
-/// (patch 24).
-///
-/// A broadcast pushed each recipient's packets into its queue and woke its writer, a task
-/// of its own, which took them and wrote them: a wake-up, a poll of the connection's task
-/// and a second look at the queue per recipient, about as much of bench S2's time as the
-/// framing and the write themselves. At the end of a [`batch_wakes`], the sending task
-/// writes to each idle recipient itself; its writer is woken only when the stream did not
-/// take everything.
-pub(crate) trait Direct: Send + Sync {
-    /// Frames `items` and writes them now, as far as the stream takes them without waiting.
-    /// What is not framed stays in `items`.
-    fn write_now(&self, items: &mut VecDeque<Item>) -> Written;
-    /// Writes what was queued during a [`batch_wakes`] (`write`), or wakes the writer.
-    fn flush(&self, write: bool);
-}
-
-/// What [`Direct::write_now`] did.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Written {
-    /// The stream took every frame.
-    All,
-    /// The frames the stream did not take, for the writer: all of them when the stream was
-    /// full or the writer's own write unfinished; none when only a flush is owed.
-    Rest(Vec<u8>),
+    /// Readers to wake when the [`batch_wakes`] running on this thread ends.
+    static DEFERRED: RefCell<Option<Vec<Waker>>> = const { RefCell::new(None) };
 }
 
 /// Runs `f`; the readers of the queues it pushes into are woken when it
@@ -92,22 +49,12 @@ pub fn batch_wakes<R>(f: impl FnOnce() -> R) -> R {
     if !outermost {
         return f();
     }
-    /// Wakes the deferred readers, and writes to the idle websockets, even if `f` panics.
+    /// Wakes the deferred readers even if `f` panics.
     struct WakeAll;
     impl Drop for WakeAll {
         fn drop(&mut self) {
-            let deferred = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
-            let flushes = deferred
-                .iter()
-                .filter(|d| matches!(d, Deferred::Flush(_)))
-                .count();
-            let write = flushes <= DIRECT_MAX;
-            for deferred in deferred {
-                match deferred {
-                    Deferred::Wake(reader) => reader.wake(),
-                    Deferred::Flush(direct) => direct.flush(write),
-                }
-            }
+            let woken = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+            woken.into_iter().for_each(Waker::wake);
         }
     }
     let _wake_all = WakeAll;
@@ -118,7 +65,7 @@ pub fn batch_wakes<R>(f: impl FnOnce() -> R) -> R {
 fn wake(reader: Waker) {
     let reader = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
         Some(deferred) => {
-            deferred.push(Deferred::Wake(reader));
+            deferred.push(reader);
             None
         }
         None => Some(reader),
@@ -126,22 +73,6 @@ fn wake(reader: Waker) {
     if let Some(reader) = reader {
         reader.wake();
     }
-}
-
-/// Has `direct` write when the [`batch_wakes`] running here ends; gives it back if none is.
-fn defer_flush(direct: Arc<dyn Direct>) -> Option<Arc<dyn Direct>> {
-    DEFERRED.with(|d| match d.borrow_mut().as_mut() {
-        Some(deferred) => {
-            deferred.push(Deferred::Flush(direct));
-            None
-        }
-        None => Some(direct),
-    })
-}
-
-/// Whether a [`batch_wakes`] is running on this thread.
-fn batching() -> bool {
-    DEFERRED.with(|d| d.borrow().is_some())
 }
 
 /// Places a queue makes room for at its first push: most bursts fit, so it
@@ -159,9 +90,6 @@ pub(crate) enum Item {
     /// they are, where a `Message` is copied behind a `4` for each socket.
     Framed(Str),
     Packets(Box<PacketBuf>),
-    /// Websocket frames a direct write left unwritten (patch 24): the writer writes them as
-    /// they are, before anything queued after them. Never in a polling socket's queue.
-    Raw(Box<[u8]>),
 }
 
 /// What comes off a queue next.
@@ -170,8 +98,6 @@ pub(crate) enum Next {
     Packet(Packet),
     /// A whole Engine.IO text packet (see [`Item::Framed`]).
     Framed(Str),
-    /// Websocket frames (see [`Item::Raw`]).
-    Raw(Box<[u8]>),
 }
 
 impl Item {
@@ -195,8 +121,6 @@ impl Item {
             Self::Message(msg) => smallvec![Packet::Message(msg)],
             Self::Framed(packet) => smallvec![Packet::Message(packet.slice(1..))],
             Self::Packets(packets) => *packets,
-            // Only a websocket's writer reads a queue that holds frames.
-            Self::Raw(_) => PacketBuf::new(),
         }
     }
 
@@ -220,11 +144,10 @@ pub(crate) fn pop_next(items: &mut VecDeque<Item>) -> Option<Next> {
             Item::Packets(_) => {
                 items.pop_front();
             }
-            Item::Message(_) | Item::Framed(_) | Item::Raw(_) => {
+            Item::Message(_) | Item::Framed(_) => {
                 return match items.pop_front()? {
                     Item::Message(msg) => Some(Next::Packet(Packet::Message(msg))),
                     Item::Framed(packet) => Some(Next::Framed(packet)),
-                    Item::Raw(frames) => Some(Next::Raw(frames)),
                     Item::Packets(_) => unreachable!("the front was a single packet"),
                 };
             }
@@ -252,14 +175,6 @@ struct State {
     volatile: bool,
     /// The reader, when it found the queue empty.
     reader: Option<Waker>,
-    /// The reader found the queue empty at its last look, and has not taken anything
-    /// since: it holds no packet it has not written (patch 24). A waker of its may still be
-    /// registered while it is busy (it is polled for other reasons), so that is not enough.
-    idle: bool,
-    /// Writes to the websocket while its writer is idle (patch 24).
-    direct: Option<Arc<dyn Direct>>,
-    /// A direct write waits for the end of a [`batch_wakes`]: the reader is not woken.
-    flush_due: bool,
 }
 
 /// What [`Queue::poll_take`] found.
@@ -349,26 +264,12 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues `item`, lets go of the lock, and wakes the reader if it waits. During a
-    /// [`batch_wakes`], a websocket whose writer waits is written to when it ends instead
-    /// (patch 24).
+    /// Queues `item`, lets go of the lock, and wakes the reader if it waits.
     fn push(mut state: MutexGuard<'_, State>, item: Item) {
         if state.items.capacity() == 0 {
             state.items.reserve_exact(FIRST_ROOM);
         }
         state.items.push_back(item);
-        if state.flush_due {
-            return;
-        }
-        if state.idle && state.reader.is_some() && batching() {
-            if let Some(direct) = state.direct.clone() {
-                state.flush_due = true;
-                drop(state);
-                // Some: the batch is running, so it takes it.
-                let _ = defer_flush(direct);
-                return;
-            }
-        }
         let reader = state.reader.take();
         drop(state);
         if let Some(reader) = reader {
@@ -376,52 +277,10 @@ impl Queue {
         }
     }
 
-    /// Lets `direct` write what is queued while the reader (a websocket's writer) waits, or
-    /// (`None`) no longer: the writer's last frames are its own.
-    pub(crate) fn set_direct(&self, direct: Option<Arc<dyn Direct>>) {
-        self.lock().direct = direct;
-    }
-
-    /// Writes what was queued during a [`batch_wakes`] straight to the websocket, if its
-    /// writer still waits and `write` says so; otherwise, or with whatever the stream did not
-    /// take, wakes the writer. The lock is held while writing, so nothing queued later can
-    /// go out first.
-    pub(crate) fn flush(&self, write: bool) {
-        let mut state = self.lock();
-        state.flush_due = false;
-        if !state.idle || state.reader.is_none() {
-            // Busy, or woken meanwhile (a close, a volatile packet): it takes what is queued.
-            return;
-        }
-        let writable = write && !state.closed && state.items.len() <= DIRECT_ITEMS;
-        if writable && !state.items.is_empty() {
-            let state = &mut *state;
-            if let Some(direct) = &state.direct {
-                match direct.write_now(&mut state.items) {
-                    Written::All if state.items.is_empty() => {
-                        // A burst's buffer is not kept for the socket's idle life.
-                        state.items = VecDeque::new();
-                        return;
-                    }
-                    Written::All => {}
-                    Written::Rest(frames) => {
-                        state.items.push_front(Item::Raw(frames.into_boxed_slice()))
-                    }
-                }
-            }
-        }
-        let reader = state.reader.take();
-        drop(state);
-        if let Some(reader) = reader {
-            reader.wake();
-        }
-    }
-
     /// The next packet; `None` once the queue is closed and drained.
     pub(crate) fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<PacketBuf>> {
         let mut state = self.lock();
         if let Some(item) = state.items.pop_front() {
-            state.idle = false;
             if state.items.is_empty() {
                 // A burst's buffer is not kept for the socket's idle life.
                 state.items = VecDeque::new();
@@ -436,7 +295,6 @@ impl Queue {
     pub(crate) fn poll_take_all(&self, cx: &mut Context<'_>) -> Poll<Option<VecDeque<Item>>> {
         let mut state = self.lock();
         if !state.items.is_empty() {
-            state.idle = false;
             return Poll::Ready(Some(std::mem::take(&mut state.items)));
         }
         Self::wait(&mut state, cx).map(|()| None)
@@ -454,11 +312,9 @@ impl Queue {
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Taken>> {
         let mut state = self.lock();
         if !state.items.is_empty() {
-            state.idle = false;
             return Poll::Ready(Some(Taken::Items(std::mem::take(&mut state.items))));
         }
         if std::mem::take(&mut state.volatile) {
-            state.idle = false;
             return Poll::Ready(Some(Taken::Volatile));
         }
         Self::wait(&mut state, cx).map(|()| None)
@@ -466,11 +322,7 @@ impl Queue {
 
     /// Everything queued, without waiting (empty if nothing is).
     pub(crate) fn try_take_all(&self) -> VecDeque<Item> {
-        let mut state = self.lock();
-        if !state.items.is_empty() {
-            state.idle = false;
-        }
-        std::mem::take(&mut state.items)
+        std::mem::take(&mut self.lock().items)
     }
 
     /// Ready when the (empty) queue is closed; otherwise registers the reader.
@@ -478,7 +330,6 @@ impl Queue {
         if state.closed {
             return Poll::Ready(());
         }
-        state.idle = true;
         match &mut state.reader {
             Some(reader) if reader.will_wake(cx.waker()) => {}
             reader => *reader = Some(cx.waker().clone()),
@@ -671,156 +522,6 @@ mod tests {
         assert!(queue.poll_take(&mut Context::from_waker(&waker)).is_pending());
         queue.note_volatile();
         assert_eq!(count.0.load(SeqCst), 1);
-    }
-
-    /// A websocket's direct writes as a fake: takes `takes` bytes of every write (one byte
-    /// per packet here), and records what it wrote.
-    struct FakeDirect {
-        queue: std::sync::Weak<Queue>,
-        takes: usize,
-        written: Mutex<Vec<String>>,
-    }
-
-    impl Direct for FakeDirect {
-        fn write_now(&self, items: &mut VecDeque<Item>) -> Written {
-            let mut frames = Vec::new();
-            while let Some(Next::Packet(Packet::Message(msg))) = pop_next(items) {
-                frames.extend_from_slice(msg.as_bytes());
-            }
-            let taken = self.takes.min(frames.len());
-            let text = String::from_utf8(frames[..taken].to_vec()).unwrap();
-            self.written.lock().unwrap().push(text);
-            match taken == frames.len() {
-                true => Written::All,
-                false => Written::Rest(frames[taken..].to_vec()),
-            }
-        }
-
-        fn flush(&self, write: bool) {
-            if let Some(queue) = self.queue.upgrade() {
-                queue.flush(write);
-            }
-        }
-    }
-
-    struct Count(std::sync::atomic::AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    /// A queue with a direct writer taking `takes` bytes a write, and a waiting reader.
-    fn direct_queue(takes: usize) -> (Arc<Queue>, Arc<FakeDirect>, Arc<Count>) {
-        let queue = Arc::new(Queue::new(8));
-        let direct = Arc::new(FakeDirect {
-            queue: Arc::downgrade(&queue),
-            takes,
-            written: Mutex::new(Vec::new()),
-        });
-        queue.set_direct(Some(direct.clone()));
-        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        assert!(
-            queue
-                .poll_take(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
-        (queue, direct, count)
-    }
-
-    fn woken(count: &Count) -> usize {
-        count.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    #[test]
-    fn a_batch_writes_to_an_idle_websocket_itself_once_it_ends_and_wakes_nobody() {
-        let (queue, direct, count) = direct_queue(usize::MAX);
-        batch_wakes(|| {
-            queue.try_send(packet("a")).unwrap();
-            queue.try_send(packet("b")).unwrap();
-            assert!(
-                direct.written.lock().unwrap().is_empty(),
-                "written before the batch ended"
-            );
-        });
-        assert_eq!(
-            *direct.written.lock().unwrap(),
-            ["ab"],
-            "one write for the batch"
-        );
-        assert_eq!(woken(&count), 0);
-        assert!(queue.try_take_all().is_empty());
-        // Still waiting: the next batch is written the same way.
-        batch_wakes(|| queue.try_send(packet("c")).unwrap());
-        assert_eq!(*direct.written.lock().unwrap(), ["ab", "c"]);
-        assert_eq!(woken(&count), 0);
-    }
-
-    #[test]
-    fn what_the_stream_does_not_take_goes_to_the_writer_first_and_wakes_it() {
-        let (queue, direct, count) = direct_queue(1);
-        batch_wakes(|| {
-            queue.try_send(packet("a")).unwrap();
-            queue.try_send(packet("b")).unwrap();
-        });
-        assert_eq!(*direct.written.lock().unwrap(), ["a"]);
-        assert_eq!(woken(&count), 1);
-        queue.try_send(packet("c")).unwrap();
-        let expected = [Item::Raw(Box::from(&b"b"[..])), packet("c")];
-        assert_eq!(queue.try_take_all(), expected);
-    }
-
-    #[test]
-    fn nothing_is_written_directly_while_the_writer_holds_packets_it_took() {
-        let (queue, direct, count) = direct_queue(usize::MAX);
-        let mut cx = Context::from_waker(Waker::noop());
-        batch_wakes(|| {
-            queue.try_send(packet("a")).unwrap();
-            // Polled for another reason (a packet it read), the writer takes `a`; its waker
-            // stays registered.
-            let taken = queue.poll_take(&mut cx);
-            assert_eq!(taken, Poll::Ready(Some(Taken::Items([packet("a")].into()))));
-            queue.try_send(packet("b")).unwrap();
-        });
-        assert!(direct.written.lock().unwrap().is_empty(), "b went out before a");
-        assert_eq!(woken(&count), 0, "the busy writer looks again after each write");
-        assert_eq!(queue.try_take_all(), [packet("b")]);
-    }
-
-    #[test]
-    fn outside_a_batch_or_without_a_waiting_reader_the_writer_writes() {
-        let (queue, direct, count) = direct_queue(usize::MAX);
-        queue.try_send(packet("a")).unwrap();
-        assert_eq!(woken(&count), 1, "outside a batch the reader is woken");
-        // The reader was woken and has not looked yet: it takes what comes next too.
-        batch_wakes(|| queue.try_send(packet("b")).unwrap());
-        assert!(direct.written.lock().unwrap().is_empty());
-        assert_eq!(queue.try_take_all(), [packet("a"), packet("b")]);
-    }
-
-    #[test]
-    fn a_batch_to_more_idle_websockets_than_it_writes_to_wakes_their_writers() {
-        let all: Vec<_> = (0..=DIRECT_MAX).map(|_| direct_queue(usize::MAX)).collect();
-        batch_wakes(|| {
-            for (queue, _, _) in &all {
-                queue.try_send(packet("a")).unwrap();
-            }
-        });
-        for (queue, direct, count) in &all {
-            assert!(direct.written.lock().unwrap().is_empty());
-            assert_eq!(woken(count), 1);
-            assert_eq!(queue.try_take_all(), [packet("a")]);
-        }
-    }
-
-    #[test]
-    fn a_queue_without_its_direct_writer_wakes_the_reader() {
-        let (queue, direct, count) = direct_queue(usize::MAX);
-        queue.set_direct(None);
-        batch_wakes(|| queue.try_send(packet("a")).unwrap());
-        assert!(direct.written.lock().unwrap().is_empty());
-        assert_eq!(woken(&count), 1);
     }
 
     #[test]

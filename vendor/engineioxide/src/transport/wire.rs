@@ -15,7 +15,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -31,11 +31,9 @@ pub(crate) fn split<S>(io: S) -> (Wire<S>, ReaderIo<S>) {
             io,
             held: Vec::new(),
             close_held: false,
-            unfinished: false,
         }),
         holding: AtomicBool::new(false),
         held: AtomicBool::new(false),
-        unflushed: AtomicBool::new(false),
     });
     (Wire(shared.clone()), ReaderIo(shared))
 }
@@ -46,9 +44,6 @@ struct Shared<S> {
     holding: AtomicBool,
     /// Bytes are held: read by the writer at each poll without taking the lock.
     held: AtomicBool,
-    /// A direct write's frames wait in the stream's buffer for a flush the writer owes
-    /// (patch 24; never with a plain TCP stream, whose flush does nothing).
-    unflushed: AtomicBool,
 }
 
 struct State<S> {
@@ -57,9 +52,6 @@ struct State<S> {
     held: Vec<u8>,
     /// A close frame is among them (or was): the writer must not send one of its own.
     close_held: bool,
-    /// The writer's batch is not all written (or the stream failed): nothing may be written
-    /// directly before it is (patch 24).
-    unfinished: bool,
 }
 
 impl<S> Shared<S> {
@@ -71,12 +63,6 @@ impl<S> Shared<S> {
 
 /// The writer's side: writes whole batches of frames.
 pub(crate) struct Wire<S>(Arc<Shared<S>>);
-
-impl<S> Clone for Wire<S> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
 
 /// A batch of frames being written; `at` is how much of it the stream has taken.
 #[derive(Default)]
@@ -133,20 +119,6 @@ impl<S: AsyncWrite + Unpin> Wire<S> {
         batch: &mut Batch,
     ) -> Poll<io::Result<()>> {
         let mut state = self.0.lock();
-        let written = Self::poll_write_locked(&mut state, cx, batch);
-        // Until it is all written, and for good once the stream failed.
-        state.unfinished = !matches!(written, Poll::Ready(Ok(())));
-        if !state.unfinished {
-            self.0.unflushed.store(false, Ordering::Release);
-        }
-        written
-    }
-
-    fn poll_write_locked(
-        state: &mut State<S>,
-        cx: &mut Context<'_>,
-        batch: &mut Batch,
-    ) -> Poll<io::Result<()>> {
         let io = &mut state.io;
         while !batch.is_done() {
             match Pin::new(&mut *io).poll_write(cx, &batch.out[batch.at..]) {
@@ -157,40 +129,6 @@ impl<S: AsyncWrite + Unpin> Wire<S> {
             }
         }
         Pin::new(io).poll_flush(cx)
-    }
-
-    /// Writes `frames` now, from whatever task runs this, as far as the stream takes them
-    /// without waiting (patch 24); how many bytes it took. `None`, with nothing written,
-    /// while the writer's own batch is unfinished or a close frame was written or is held:
-    /// frames never interleave, and nothing follows a close.
-    ///
-    /// The stream is polled with a waker that does nothing. That is only safe because the
-    /// writer is not waiting for the stream then (its batch is finished), and is woken by
-    /// whoever calls this whenever not everything was taken: its own write registers again.
-    pub(crate) fn try_write(&self, frames: &[u8]) -> Option<usize> {
-        let mut state = self.0.lock();
-        if state.unfinished || state.close_held || self.has_held() {
-            return None;
-        }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut at = 0;
-        while at < frames.len() {
-            match Pin::new(&mut state.io).poll_write(&mut cx, &frames[at..]) {
-                Poll::Ready(Ok(n)) if n > 0 => at += n,
-                // A failed stream is the writer's to find: it gets the rest and writes it.
-                Poll::Ready(_) | Poll::Pending => return Some(at),
-            }
-        }
-        if Pin::new(&mut state.io).poll_flush(&mut cx).is_pending() {
-            self.0.unflushed.store(true, Ordering::Release);
-        }
-        Some(at)
-    }
-
-    /// Whether a direct write left frames in the stream's buffer (its flush was pending):
-    /// the writer flushes them.
-    pub(crate) fn is_unflushed(&self) -> bool {
-        self.0.unflushed.load(Ordering::Acquire)
     }
 }
 
@@ -310,49 +248,6 @@ mod tests {
         let huge = frame(BINARY, &vec![0; 70_000]);
         assert_eq!(huge[..10], [0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
         assert_eq!(huge.len(), 10 + 70_000);
-    }
-
-    #[tokio::test]
-    async fn nothing_is_written_directly_while_the_writers_batch_is_unfinished() {
-        use tokio::io::AsyncReadExt;
-        let (server, mut client) = tokio::io::duplex(16);
-        let (wire, _reader) = split(server);
-        wire.hold();
-        let mut batch = Batch {
-            out: frame(TEXT, &[b'x'; 40]),
-            at: 0,
-        };
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(wire.poll_write(&mut cx, &mut batch).is_pending());
-        assert_eq!(wire.try_write(&frame(TEXT, b"late")), None);
-
-        let mut read = vec![0; 42];
-        let reading = tokio::spawn(async move {
-            client.read_exact(&mut read).await.unwrap();
-            (client, read)
-        });
-        std::future::poll_fn(|cx| wire.poll_write(cx, &mut batch))
-            .await
-            .unwrap();
-        let (mut client, read) = reading.await.unwrap();
-        assert_eq!(read, frame(TEXT, &[b'x'; 40]));
-        assert_eq!(wire.try_write(&frame(TEXT, b"late")), Some(6));
-        let mut late = [0; 6];
-        client.read_exact(&mut late).await.unwrap();
-        assert_eq!(late[..], frame(TEXT, b"late"));
-    }
-
-    #[tokio::test]
-    async fn a_direct_write_takes_what_the_stream_has_room_for_and_nothing_after_a_close() {
-        let (server, _client) = tokio::io::duplex(8);
-        let (wire, mut reader) = split(server);
-        wire.hold();
-        assert_eq!(wire.try_write(&frame(TEXT, &[b'x'; 20])), Some(8));
-        // tungstenite answers a peer's close: from then on only the writer writes.
-        let mut cx = Context::from_waker(Waker::noop());
-        let close = frame(CLOSE, &[3, 232]);
-        assert!(Pin::new(&mut reader).poll_write(&mut cx, &close).is_ready());
-        assert_eq!(wire.try_write(&frame(TEXT, b"after")), None);
     }
 
     #[test]

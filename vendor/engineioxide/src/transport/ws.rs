@@ -4,9 +4,8 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
@@ -28,7 +27,7 @@ use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
     errors::Error,
     handler::EngineIoHandler,
-    queue::{self, Direct, Item, Next, Taken, Written},
+    queue::{self, Item, Next, Taken},
     transport::{
         joined::ReaderEnded,
         make_open_packet,
@@ -364,13 +363,6 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    // While this writer waits, a broadcast writes to the stream itself (patch 24).
-    let direct = WsDirect {
-        socket: Arc::downgrade(&socket),
-        wire: wire.clone(),
-        protocol: socket.protocol,
-    };
-    socket.queue.set_direct(Some(Arc::new(direct)));
     // Outlives `forward`: a batch it left half written is finished before the close frame.
     let mut batch = Batch::default();
     // The stream failed: what is queued is dropped until the session closes.
@@ -397,16 +389,12 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             loop {
                 wire.take_held(&mut batch.out);
                 frame_packets(&mut queued, socket.protocol, &mut batch.out);
-                // An empty batch still flushes what a direct write left in the stream's buffer.
-                if batch.out.is_empty() && !wire.is_unflushed() {
+                if batch.out.is_empty() {
                     break;
                 }
                 if !failed {
                     let written = std::future::poll_fn(|cx| wire.poll_write(cx, &mut batch)).await;
                     failed = written.is_err();
-                    if failed {
-                        socket.queue.set_direct(None);
-                    }
                     #[cfg(feature = "tracing")]
                     if let Err(_e) = written {
                         tracing::debug!("[sid={}] error writing packets: {}", socket.id, _e);
@@ -429,8 +417,6 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         })
         .await
     };
-    // The last frames are the writer's own; a direct write in progress finishes first.
-    socket.queue.set_direct(None);
     if !drained {
         #[cfg(feature = "tracing")]
         tracing::trace!(sid = %socket.id, "ws writer stopped: the session is closing");
@@ -496,45 +482,6 @@ where
     }
 }
 
-/// Writes to a websocket from the task that sends to it while its writer waits (patch 24).
-struct WsDirect<D: Default + Send + Sync + 'static, S> {
-    /// Weak: the socket's queue holds this.
-    socket: Weak<Socket<D>>,
-    wire: Wire<S>,
-    protocol: ProtocolVersion,
-}
-
-thread_local! {
-    /// The frames of a direct write: one buffer per thread, kept between writes.
-    static FRAMES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-impl<D, S> Direct for WsDirect<D, S>
-where
-    D: Default + Send + Sync + 'static,
-    S: AsyncWrite + Unpin + Send + 'static,
-{
-    fn write_now(&self, items: &mut VecDeque<Item>) -> Written {
-        FRAMES.with(|frames| {
-            let mut out = frames.borrow_mut();
-            out.clear();
-            frame_packets(items, self.protocol, &mut out);
-            let taken = self.wire.try_write(&out).unwrap_or(0);
-            if taken == out.len() && !self.wire.is_unflushed() {
-                Written::All
-            } else {
-                Written::Rest(out[taken..].to_vec())
-            }
-        })
-    }
-
-    fn flush(&self, write: bool) {
-        if let Some(socket) = self.socket.upgrade() {
-            socket.queue.flush(write);
-        }
-    }
-}
-
 /// How many bytes of frames one write takes at most; the rest stays queued until it is done.
 const BATCH_BYTES: usize = 64 * 1024;
 
@@ -546,7 +493,6 @@ fn frame_packets(queued: &mut VecDeque<Item>, protocol: ProtocolVersion, out: &m
             None => return,
             Some(Next::Packet(packet)) => frame_packet(packet, protocol, out),
             Some(Next::Framed(packet)) => wire::push_frame(out, wire::TEXT, packet.as_bytes()),
-            Some(Next::Raw(frames)) => out.extend_from_slice(&frames),
         }
     }
 }
@@ -860,63 +806,6 @@ mod tests {
                 .expect("the writer should send every packet")
                 .unwrap()
                 .unwrap();
-            assert_eq!(msg, Message::text(format!("4{text}")));
-        }
-    }
-
-    /// What the server has written so far, read without waiting.
-    fn written_so_far(client: &mut DuplexStream) -> Vec<u8> {
-        use futures_util::FutureExt;
-        let mut all = Vec::new();
-        let mut buf = [0; 4096];
-        while let Some(Ok(n @ 1..)) = client.read(&mut buf).now_or_never() {
-            all.extend_from_slice(&buf[..n]);
-        }
-        all
-    }
-
-    #[tokio::test]
-    async fn a_batch_to_an_idle_websocket_is_written_before_its_writer_runs() {
-        let socket = socket();
-        let (wire, _server, mut client) = server_pipe().await;
-        let _writer = tokio::spawn(writer(socket.clone(), wire));
-        // The writer waits on its empty queue.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-
-        crate::batch_wakes(|| {
-            socket.emit(Str::from("a")).unwrap();
-            socket.emit(Str::from("b")).unwrap();
-        });
-        // Nothing was awaited since: on this one-threaded runtime the writer has not run.
-        let expected = [0x81, 2, b'4', b'a', 0x81, 2, b'4', b'b'];
-        assert_eq!(written_so_far(&mut client), expected);
-    }
-
-    #[tokio::test]
-    async fn what_a_direct_write_leaves_is_written_by_the_writer_before_later_packets() {
-        let socket = socket();
-        let (wire, mut client) = ws_pair().await;
-        let _writer = tokio::spawn(writer(socket.clone(), wire));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        // 60 packets of 1.2 KB in one batch: more than one direct write frames (64 KiB), so
-        // some stay queued behind what the 1 KiB pipe did not take; then 20 more.
-        let sent: Vec<String> = (0..80)
-            .map(|i| format!("{i:02}{}", "d".repeat(1200)))
-            .collect();
-        crate::batch_wakes(|| {
-            for text in &sent[..60] {
-                socket.emit(Str::from(text.clone())).unwrap();
-            }
-        });
-        for text in &sent[60..] {
-            socket.emit(Str::from(text.clone())).unwrap();
-        }
-        for text in &sent {
-            let msg = tokio::time::timeout(TIMEOUT, client.next())
-                .await
-                .expect("every packet should arrive")
-                .unwrap()
-                .expect("every frame should be whole");
             assert_eq!(msg, Message::text(format!("4{text}")));
         }
     }
