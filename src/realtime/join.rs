@@ -90,9 +90,10 @@ async fn join<A: Adapter>(
             } else {
                 None
             };
-            let read_seq = marker.as_ref().map(|m| m.read_seq);
-            let (unread, last_seq) =
-                (marker.as_ref().map(|m| m.unread), marker.map(|m| m.last_seq));
+            let (read_seq, unread, last_seq) = match marker {
+                Some(m) => (Some(m.read_seq), Some(m.unread), Some(m.last_seq)),
+                None => (None, None, None),
+            };
             Ok(Joined {
                 room,
                 you,

@@ -113,6 +113,75 @@ describe("direct messages", () => {
     await asha.context.close();
   });
 
+  it("a count that answers late keeps the messages that came live before it", async () => {
+    // Between the page and the server: once told to, holds the answer to the page's next
+    // `reads` while everything else passes, so live messages overtake the count.
+    const route = { upgraded: false, hold: false, readsId: null, held: null, release: null };
+    const asha = await openPerson(browser, server.url, {
+      name: "Asha",
+      path: "/r/dm-late",
+      beforeGoto: async (p) => {
+        await p.clock.install();
+        await p.routeWebSocket(/\/socket\.io\//, (ws) => {
+          const real = ws.connectToServer();
+          route.release = () => ws.send(route.held);
+          real.onMessage((frame) => {
+            if (route.readsId !== null && String(frame).startsWith(`43${route.readsId}[`)) route.held = String(frame);
+            else ws.send(frame);
+          });
+          ws.onMessage((frame) => {
+            if (frame === "5") route.upgraded = true;
+            const reads = /^42(\d+)\["reads",/.exec(String(frame));
+            if (reads && route.hold && route.readsId === null) route.readsId = reads[1];
+            real.send(frame);
+          });
+        });
+      },
+    });
+    const greta = await joinBot(server.url, "Greta", { room: "dm-late", protocol: 2 });
+    const ask = async (event, payload) => {
+      const ack = await greta.socket.timeout(5000).emitWithAck(event, payload);
+      assert.equal(ack.ok, true, `${event}: ${JSON.stringify(ack)}`);
+      return ack;
+    };
+    await say(asha.page, "hello Greta");
+    let ashaId;
+    await eventually(async () => {
+      ashaId = (await ask("history", { room: "dm-late" })).messages.at(-1)?.user.id;
+      assert.ok(ashaId);
+    });
+    const { conversation } = await ask("dm", { userId: ashaId });
+    await ask("join", { room: conversation.room, name: "Greta" });
+    await ask("message", { room: conversation.room, text: "one" });
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta1 unread"]));
+    // Asha reads it, so she has a marker there, and goes back to the lobby.
+    await directLinks(asha.page).first().click();
+    await seeMessages(asha.page, ["one"]);
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta"]));
+    await asha.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: /dm-late/ }).click();
+    await eventually(async () => assert.equal(await heading(asha.page), "#dm-late"));
+    await eventually(() => assert.ok(route.upgraded, "the page is on websocket"));
+
+    // The page asks for every marker (as it does every little while); the answer is held.
+    route.hold = true;
+    await asha.page.clock.fastForward(15_000);
+    await eventually(() => assert.ok(route.held, "the page asked for its markers"));
+    const [{ reads }] = JSON.parse(route.held.slice(2 + route.readsId.length));
+    assert.deepEqual(reads.find((r) => r.room === conversation.room)?.unread, 0, "the held count holds the conversation");
+    await ask("message", { room: conversation.room, text: "two" });
+    await ask("message", { room: conversation.room, text: "three" });
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta2 unread"]));
+
+    // The count (none unread, up to "one") arrives after them; "four" comes after it, on the same socket.
+    route.release();
+    await ask("message", { room: conversation.room, text: "four" });
+    await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta3 unread"]));
+    assert.equal(await asha.page.title(), "(3) #dm-late · Baat-Chit");
+    assert.deepEqual(asha.errors, []);
+    greta.close();
+    await asha.context.close();
+  });
+
   it("on a phone, people and conversations work from the drawers", async () => {
     const dana = await openPerson(browser, server.url, { name: "Dana", path: "/r/dm-phone", viewport: PHONE });
     const ekow = await openPerson(browser, server.url, { name: "Ekow", path: "/r/dm-phone", viewport: PHONE });

@@ -139,7 +139,8 @@ export class Reads {
       if (s.room.name === m.room && marker.unread === 0 && (s.room.newAfter ?? -1) < upTo) s.room.newAfter = upTo;
       marker.unread++;
       marker.live.push(m.seq);
-      // The server counts no further than 1000 either.
+      // Forget the oldest beyond MAX_LIVE: a count that high shows as "99+"
+      // anyway, and the server's own count stops at 1000.
       if (marker.live.length > MAX_LIVE) marker.live.shift();
     });
   }
