@@ -39,31 +39,39 @@ impl UserId {
 }
 
 impl UserId {
-    /// The 32 hex digits, without the formatting machinery: a join ack
-    /// lists every member, so a storm of n joins writes n² ids (bench S5).
-    fn hex(&self) -> [u8; 32] {
+    /// The 32 hex digits, without the formatting machinery or a `String`:
+    /// a join ack lists every member, so a storm of n joins writes n² ids
+    /// (bench S5), and every stored message binds its sender's.
+    pub fn hex(&self) -> Hex {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = [0u8; 32];
         for (i, b) in self.0.iter().enumerate() {
             hex[2 * i] = DIGITS[usize::from(b >> 4)];
             hex[2 * i + 1] = DIGITS[usize::from(b & 0xf)];
         }
-        hex
+        Hex(hex)
+    }
+}
+
+/// A [`UserId`]'s hex form, on the stack.
+pub struct Hex([u8; 32]);
+
+impl Hex {
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever written here, and they are ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hex = self.hex();
-        // Hex digits are ASCII.
-        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+        f.write_str(self.hex().as_str())
     }
 }
 
 impl Serialize for UserId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let hex = self.hex();
-        s.serialize_str(std::str::from_utf8(&hex).map_err(serde::ser::Error::custom)?)
+        s.serialize_str(self.hex().as_str())
     }
 }
 

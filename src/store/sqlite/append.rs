@@ -286,7 +286,8 @@ impl AppendTx for Tx {
         )?;
         let mut found = Vec::new();
         for (room, user, client_id) in keys {
-            let params = rusqlite::params![room.as_str(), user.to_string(), client_id.as_str()];
+            let user = user.hex();
+            let params = rusqlite::params![room.as_str(), user.as_str(), client_id.as_str()];
             let row = statement.query_row(params, MessageRow::from_sqlite).optional()?;
             if let Some(row) = row {
                 found.push(Message::try_from(row)?);
@@ -311,7 +312,7 @@ impl AppendTx for Tx {
             let inserted = statement.execute(rusqlite::params![
                 draft.room.as_str(),
                 seq,
-                draft.user.id.to_string(),
+                draft.user.id.hex().as_str(),
                 draft.user.name.as_str(),
                 draft.text.as_str(),
                 ts,
