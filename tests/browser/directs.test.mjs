@@ -12,6 +12,27 @@ const heading = (page) => page.getByRole("heading", { level: 1 }).textContent();
 const directLinks = (page) => page.getByRole("region", { name: "Direct messages" }).getByRole("link");
 const linkNames = (page) => directLinks(page).evaluateAll((links) => links.map((a) => a.textContent));
 
+/** Sends `event` as `bot` and returns its ack, which must be ok. */
+async function ask(bot, event, payload) {
+  const ack = await bot.socket.timeout(5000).emitWithAck(event, payload);
+  assert.equal(ack.ok, true, `${event}: ${JSON.stringify(ack)}`);
+  return ack;
+}
+
+/** Greta, a bot in `room` with Asha's page, opens a conversation with Asha and joins it. */
+async function conversationWithAsha(asha, greta, room) {
+  await asha.page.locator("#people-list").getByText("Greta").waitFor();
+  await say(asha.page, "hello Greta");
+  let ashaId;
+  await eventually(async () => {
+    ashaId = (await ask(greta, "history", { room })).messages.at(-1)?.user.id;
+    assert.ok(ashaId);
+  });
+  const { conversation } = await ask(greta, "dm", { userId: ashaId });
+  await ask(greta, "join", { room: conversation.room, name: "Greta" });
+  return conversation;
+}
+
 describe("direct messages", () => {
   let server;
   let browser;
@@ -77,27 +98,14 @@ describe("direct messages", () => {
   it("a conversation whose messages pour in while the page loads counts each of them once", async () => {
     const asha = await openPerson(browser, server.url, { name: "Asha", path: "/r/dm-burst" });
     const greta = await joinBot(server.url, "Greta", { room: "dm-burst", protocol: 2 });
-    const ask = async (event, payload) => {
-      const ack = await greta.socket.timeout(5000).emitWithAck(event, payload);
-      assert.equal(ack.ok, true, `${event}: ${JSON.stringify(ack)}`);
-      return ack;
-    };
-    await asha.page.locator("#people-list").getByText("Greta").waitFor();
-    await say(asha.page, "hello Greta");
-    let ashaId;
-    await eventually(async () => {
-      ashaId = (await ask("history", { room: "dm-burst" })).messages.at(-1)?.user.id;
-      assert.ok(ashaId);
-    });
-    const { conversation } = await ask("dm", { userId: ashaId });
-    await ask("join", { room: conversation.room, name: "Greta" });
+    const conversation = await conversationWithAsha(asha, greta, "dm-burst");
     await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta"]));
     // The page reloads while they arrive back to back: each count from the server (the
     // list, the join) overlaps the messages the page receives live. The title has the total.
     let total = 0;
     for (let round = 0; round < 3; round++) {
       const sending = (async () => {
-        for (let i = 0; i < 300; i++) await ask("message", { room: conversation.room, text: `note ${round}.${i}` });
+        for (let i = 0; i < 300; i++) await ask(greta, "message", { room: conversation.room, text: `note ${round}.${i}` });
       })();
       await asha.page.waitForTimeout(50 + 100 * round);
       await asha.page.reload();
@@ -139,20 +147,8 @@ describe("direct messages", () => {
       },
     });
     const greta = await joinBot(server.url, "Greta", { room: "dm-late", protocol: 2 });
-    const ask = async (event, payload) => {
-      const ack = await greta.socket.timeout(5000).emitWithAck(event, payload);
-      assert.equal(ack.ok, true, `${event}: ${JSON.stringify(ack)}`);
-      return ack;
-    };
-    await say(asha.page, "hello Greta");
-    let ashaId;
-    await eventually(async () => {
-      ashaId = (await ask("history", { room: "dm-late" })).messages.at(-1)?.user.id;
-      assert.ok(ashaId);
-    });
-    const { conversation } = await ask("dm", { userId: ashaId });
-    await ask("join", { room: conversation.room, name: "Greta" });
-    await ask("message", { room: conversation.room, text: "one" });
+    const conversation = await conversationWithAsha(asha, greta, "dm-late");
+    await ask(greta, "message", { room: conversation.room, text: "one" });
     await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta1 unread"]));
     // Asha reads it, so she has a marker there, and goes back to the lobby.
     await directLinks(asha.page).first().click();
@@ -168,13 +164,13 @@ describe("direct messages", () => {
     await eventually(() => assert.ok(route.held, "the page asked for its markers"));
     const [{ reads }] = JSON.parse(route.held.slice(2 + route.readsId.length));
     assert.deepEqual(reads.find((r) => r.room === conversation.room)?.unread, 0, "the held count holds the conversation");
-    await ask("message", { room: conversation.room, text: "two" });
-    await ask("message", { room: conversation.room, text: "three" });
+    await ask(greta, "message", { room: conversation.room, text: "two" });
+    await ask(greta, "message", { room: conversation.room, text: "three" });
     await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta2 unread"]));
 
     // The count (none unread, up to "one") arrives after them; "four" comes after it, on the same socket.
     route.release();
-    await ask("message", { room: conversation.room, text: "four" });
+    await ask(greta, "message", { room: conversation.room, text: "four" });
     await eventually(async () => assert.deepEqual(await linkNames(asha.page), ["GGreta3 unread"]));
     assert.equal(await asha.page.title(), "(3) #dm-late · Baat-Chit");
     assert.deepEqual(asha.errors, []);
